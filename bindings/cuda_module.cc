@@ -1,0 +1,79 @@
+#include "bindings/cuda_module.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <mutex>
+
+namespace dapo::bind {
+namespace {
+
+CudaModule g_module;
+CudaStatus g_status;
+std::once_flag g_once;
+
+std::string directory_of_this_addon() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&directory_of_this_addon), &info) == 0 || !info.dli_fname) return ".";
+  std::string path = info.dli_fname;
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+template <typename F>
+bool resolve(void* handle, const char* name, F& slot, std::string& reason) {
+  slot = reinterpret_cast<F>(dlsym(handle, name));
+  if (!slot) reason = std::string("libdapo_cuda.so lacks the symbol ") + name;
+  return slot != nullptr;
+}
+
+void open_module() {
+#ifdef DAPO_CUDA_BUILT
+  g_status.built = true;
+#endif
+  g_status.path = directory_of_this_addon() + "/libdapo_cuda.so";
+  struct stat st;
+  if (stat(g_status.path.c_str(), &st) != 0) {
+    g_status.reason = g_status.built ? "the CUDA module is missing at " + g_status.path
+                                     : "this build has no CUDA module (no CUDA compiler was found when it was built)";
+    return;
+  }
+  void* handle = dlopen(g_status.path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* err = dlerror();
+    g_status.reason = std::string("dlopen failed: ") + (err ? err : "unknown error");
+    return;
+  }
+  if (!resolve(handle, "dapo_cuda_api_version", g_module.api_version, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_device_count", g_module.device_count, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_device_name", g_module.device_name, g_status.reason))
+    return;
+  if (g_module.api_version() != DAPO_CUDA_API_VERSION) {
+    g_status.reason = "libdapo_cuda.so has API version " + std::to_string(g_module.api_version()) +
+                      ", this addon needs " + std::to_string(DAPO_CUDA_API_VERSION);
+    return;
+  }
+  g_status.loaded = true;
+  char message[512] = {0};
+  int count = 0;
+  if (g_module.device_count(&count, message, sizeof message) != 0) {
+    g_status.reason = std::string("no usable CUDA driver or device: ") + message;
+    return;
+  }
+  g_status.devices = g_module.devices = count;
+  if (count == 0) g_status.reason = "no CUDA device is visible";
+}
+
+}  // namespace
+
+const CudaStatus& cuda_status() {
+  std::call_once(g_once, open_module);
+  return g_status;
+}
+
+const CudaModule* cuda_module() {
+  const CudaStatus& status = cuda_status();
+  return status.loaded && status.devices > 0 ? &g_module : nullptr;
+}
+
+}  // namespace dapo::bind

@@ -1,0 +1,30 @@
+// Opens libdapo_cuda.so (next to the addon) on first use and resolves its C ABI. When it
+// cannot (not built, no driver, no device, wrong API version) the reason is kept and reported.
+#pragma once
+#include <string>
+
+#include "cuda/api.h"
+
+namespace dapo::bind {
+
+struct CudaModule {
+  int (*api_version)(void) = nullptr;
+  int (*device_count)(int*, char*, size_t) = nullptr;
+  int (*device_name)(int, char*, size_t, char*, size_t) = nullptr;
+  int devices = 0;
+};
+
+struct CudaStatus {
+  bool built = false;   // this addon was compiled together with a CUDA module
+  bool loaded = false;  // the module opened and answered its API version
+  int devices = 0;
+  std::string reason;   // why CUDA is not usable, when it is not
+  std::string path;     // where the module was looked for
+};
+
+// Opens the module once; later calls return the same status.
+const CudaStatus& cuda_status();
+// The module when it is loaded and has a device, else nullptr (see cuda_status().reason).
+const CudaModule* cuda_module();
+
+}  // namespace dapo::bind

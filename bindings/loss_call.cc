@@ -1,0 +1,150 @@
+#include "bindings/loss_call.h"
+
+namespace dapo::bind {
+namespace {
+
+Aggregation parse_aggregation(Napi::Env env, const std::optional<std::string>& name) {
+  if (!name || *name == "token-mean") return Aggregation::TokenMean;
+  if (*name == "seq-mean-token-mean") return Aggregation::SeqMeanTokenMean;
+  if (*name == "seq-mean-token-sum") return Aggregation::SeqMeanTokenSum;
+  throw_range(env, "aggregation must be 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum', got '" +
+                       *name + "'");
+}
+
+template <typename T>
+void check_length(Napi::Env env, const std::optional<View<T>>& view, const char* key, size_t n) {
+  if (view && view->length != n)
+    throw_range(env, std::string(key) + " has length " + std::to_string(view->length) +
+                         " but oldLogprobs has N = " + std::to_string(n));
+}
+
+void parse_clip(Napi::Env env, Napi::Object args, LossOptions& options) {
+  options.clip.clip_low = static_cast<float>(number(args, "clipLow").value_or(0.2));
+  options.clip.clip_high = static_cast<float>(number(args, "clipHigh").value_or(0.28));
+  if (options.clip.clip_low < 0 || options.clip.clip_low >= 1)
+    throw_range(env, "clipLow must be in [0, 1), got " + std::to_string(options.clip.clip_low));
+  if (options.clip.clip_high < 0) throw_range(env, "clipHigh must be >= 0, got " + std::to_string(options.clip.clip_high));
+  if (auto c = number(args, "clipC")) {
+    if (*c <= 1) throw_range(env, "clipC must be greater than 1, got " + std::to_string(*c));
+    options.clip.clip_c = static_cast<float>(*c);
+    options.clip.use_dual_clip = true;
+  }
+}
+
+void parse_aggregation_options(Napi::Env env, Napi::Object args, LossOptions& options) {
+  options.aggregation.mode = parse_aggregation(env, string(args, "aggregation"));
+  if (auto t = number(args, "tokenCount")) {
+    if (*t < 0) throw_range(env, "tokenCount must be >= 0");
+    options.aggregation.token_count = *t;
+  }
+  if (auto s = number(args, "seqCount")) {
+    if (*s < 0) throw_range(env, "seqCount must be >= 0");
+    options.aggregation.seq_count = *s;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object args = require_object(info, 0, "dapoLoss options");
+  auto call = std::make_unique<LossCall>();
+  LossInputs& in = call->inputs;
+
+  auto old_logprobs = typed_array<float>(args, "oldLogprobs", napi_float32_array, "Float32Array", true);
+  auto advantages = typed_array<float>(args, "advantages", napi_float32_array, "Float32Array", true);
+  auto mask = typed_array<uint8_t>(args, "mask", napi_uint8_array, "Uint8Array", true);
+  auto logprobs = typed_array<float>(args, "logprobs", napi_float32_array, "Float32Array", false);
+  auto tokens = typed_array<int32_t>(args, "tokens", napi_int32_array, "Int32Array", false);
+  auto seq_ids = typed_array<int32_t>(args, "seqIds", napi_int32_array, "Int32Array", false);
+  const size_t n = old_logprobs->length;
+  check_length(env, advantages, "advantages", n);
+  check_length(env, mask, "mask", n);
+  check_length(env, logprobs, "logprobs", n);
+  check_length(env, tokens, "tokens", n);
+  check_length(env, seq_ids, "seqIds", n);
+
+  parse_clip(env, args, call->options);
+  parse_aggregation_options(env, args, call->options);
+  if (call->options.aggregation.mode != Aggregation::TokenMean && !seq_ids)
+    throw_type(env, "seqIds (Int32Array) is required by the seq-mean aggregations");
+  call->options.entropy = boolean(args, "entropy").value_or(false);
+
+  Napi::Value logits_value = args.Get("logits");
+  const bool has_logits = !logits_value.IsUndefined() && !logits_value.IsNull();
+  if (has_logits == static_cast<bool>(logprobs))
+    throw_type(env, has_logits ? "pass either logits or logprobs, not both" : "logits or logprobs is required");
+
+  size_t grad_length = n;
+  if (has_logits) {
+    if (!logits_value.IsTypedArray()) throw_type(env, "logits must be a Float32Array or a Uint16Array (bfloat16 bits)");
+    auto kind = logits_value.As<Napi::TypedArray>().TypedArrayType();
+    std::optional<View<float>> f32;
+    std::optional<View<uint16_t>> bf16;
+    if (kind == napi_float32_array) f32 = typed_array<float>(args, "logits", napi_float32_array, "Float32Array", true);
+    else if (kind == napi_uint16_array) bf16 = typed_array<uint16_t>(args, "logits", napi_uint16_array, "Uint16Array", true);
+    else throw_type(env, "logits must be a Float32Array or a Uint16Array (bfloat16 bits)");
+    auto vocab = number(args, "vocabSize");
+    if (!vocab) throw_type(env, "vocabSize is required with logits");
+    if (*vocab < 1 || *vocab != static_cast<double>(static_cast<size_t>(*vocab)))
+      throw_range(env, "vocabSize must be a positive integer");
+    if (!tokens) throw_type(env, "tokens (Int32Array) is required with logits");
+    in.vocab = static_cast<size_t>(*vocab);
+    const size_t logits_length = f32 ? f32->length : bf16->length;
+    if (logits_length != n * in.vocab)
+      throw_range(env, "logits has length " + std::to_string(logits_length) + ", expected N * vocabSize = " +
+                           std::to_string(n) + " * " + std::to_string(in.vocab));
+    in.logits_f32 = f32 ? f32->data : nullptr;
+    in.logits_bf16 = bf16 ? bf16->data : nullptr;
+    call->keep_alive.push_back(Napi::Persistent(f32 ? f32->array : bf16->array));
+    grad_length = n * in.vocab;
+  }
+
+  in.n = n;
+  in.tokens = tokens ? tokens->data : nullptr;
+  in.logprobs = logprobs ? logprobs->data : nullptr;
+  in.old_logprobs = old_logprobs->data;
+  in.advantages = advantages->data;
+  in.mask = mask->data;
+  in.seq_ids = seq_ids ? seq_ids->data : nullptr;
+  for (auto* view : {&old_logprobs, &advantages, &logprobs})
+    if (*view) call->keep_alive.push_back(Napi::Persistent((*view)->array));
+  for (auto* view : {&tokens, &seq_ids})
+    if (*view) call->keep_alive.push_back(Napi::Persistent((*view)->array));
+  call->keep_alive.push_back(Napi::Persistent(mask->array));
+
+  // Outputs: the caller's gradOut when given (no allocation), else fresh arrays.
+  auto grad_out = typed_array<float>(args, "gradOut", napi_float32_array, "Float32Array", false);
+  if (grad_out && grad_out->length != grad_length)
+    throw_range(env, "gradOut has length " + std::to_string(grad_out->length) + ", expected " + std::to_string(grad_length));
+  Napi::Float32Array grad = grad_out ? grad_out->array.As<Napi::Float32Array>() : Napi::Float32Array::New(env, grad_length);
+  Napi::Float32Array out_logprobs = Napi::Float32Array::New(env, n);
+  call->outputs.grad = grad.Data();
+  call->outputs.logprobs = out_logprobs.Data();
+  call->grad = Napi::Persistent(grad);
+  call->logprobs = Napi::Persistent(out_logprobs);
+  if (call->options.entropy && has_logits) {
+    Napi::Float32Array entropy = Napi::Float32Array::New(env, n);
+    call->outputs.entropy = entropy.Data();
+    call->entropy = Napi::Persistent(entropy);
+  }
+  return call;
+}
+
+Napi::Object result_object(Napi::Env env, LossCall& call, const LossStats& stats) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("loss", stats.loss);
+  result.Set("grad", call.grad.Value());
+  result.Set("logprobs", call.logprobs.Value());
+  if (!call.entropy.IsEmpty()) result.Set("entropy", call.entropy.Value());
+  Napi::Object s = Napi::Object::New(env);
+  s.Set("clipFracLow", stats.clip_frac_low);
+  s.Set("clipFracHigh", stats.clip_frac_high);
+  s.Set("clipFracDual", stats.clip_frac_dual);
+  s.Set("approxKl", stats.approx_kl);
+  s.Set("tokens", static_cast<double>(stats.tokens));
+  result.Set("stats", s);
+  return result;
+}
+
+}  // namespace dapo::bind

@@ -1,0 +1,139 @@
+#include "loss/dapo_loss.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/thread_pool.h"
+#include "loss/row_softmax.h"
+
+namespace dapo {
+namespace {
+
+void check_inputs(const LossInputs& in, bool seq_mode) {
+  for (size_t i = 0; i < in.n; ++i) {
+    if (!std::isfinite(in.old_logprobs[i]))
+      throw_range("oldLogprobs[" + std::to_string(i) + "] is not finite");
+    if (!std::isfinite(in.advantages[i]))
+      throw_range("advantages[" + std::to_string(i) + "] is not finite");
+    if (in.logprobs && !std::isfinite(in.logprobs[i]))
+      throw_range("logprobs[" + std::to_string(i) + "] is not finite");
+    if (in.tokens && (in.tokens[i] < 0 || static_cast<size_t>(in.tokens[i]) >= in.vocab))
+      throw_range("tokens[" + std::to_string(i) + "] = " + std::to_string(in.tokens[i]) +
+                  " is outside [0, vocabSize = " + std::to_string(in.vocab) + ")");
+    if (seq_mode && (in.seq_ids[i] < 0 || static_cast<size_t>(in.seq_ids[i]) >= in.n))
+      throw_range("seqIds[" + std::to_string(i) + "] = " + std::to_string(in.seq_ids[i]) +
+                  " is outside [0, N = " + std::to_string(in.n) + ")");
+  }
+}
+
+// Per-token results kept for the ordered reduction that follows the parallel sweep.
+struct TokenRecord {
+  float loss;
+  float neg_log_ratio;
+  uint8_t flags;  // bit 0 low, bit 1 high, bit 2 dual
+};
+
+TokenRecord record_of(const TokenLoss& t) {
+  return TokenRecord{t.loss, t.neg_log_ratio,
+                     static_cast<uint8_t>((t.clipped_low ? 1 : 0) | (t.clipped_high ? 2 : 0) | (t.dual_clipped ? 4 : 0))};
+}
+
+// Sequential reduction in double: the result does not depend on the thread count.
+LossStats reduce(const LossInputs& in, const std::vector<float>& weights, const std::vector<TokenRecord>& records) {
+  LossStats s;
+  double low = 0, high = 0, dual = 0, kl = 0;
+  for (size_t i = 0; i < in.n; ++i) {
+    if (!in.mask[i]) continue;
+    const TokenRecord& r = records[i];
+    s.loss += static_cast<double>(weights[i]) * r.loss;
+    kl += r.neg_log_ratio;
+    low += r.flags & 1;
+    high += (r.flags >> 1) & 1;
+    dual += (r.flags >> 2) & 1;
+    ++s.tokens;
+  }
+  if (s.tokens > 0) {
+    const double count = static_cast<double>(s.tokens);
+    s.clip_frac_low = low / count;
+    s.clip_frac_high = high / count;
+    s.clip_frac_dual = dual / count;
+    s.approx_kl = kl / count;
+  }
+  return s;
+}
+
+void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOutputs& out,
+                  const std::vector<float>& weights, std::vector<TokenRecord>& records) {
+  const size_t v = in.vocab;
+  std::atomic<size_t> first_bad_row{in.n};
+  parallel_for(in.n, 1 + 16384 / v, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const RowStats stats = in.logits_f32 ? row_stats_f32(in.logits_f32 + i * v, v, options.entropy)
+                                           : row_stats_bf16(in.logits_bf16 + i * v, v, options.entropy);
+      float* grad_row = out.grad + i * v;
+      if (!stats.finite) {
+        size_t seen = first_bad_row.load();
+        while (i < seen && !first_bad_row.compare_exchange_weak(seen, i)) {}
+        std::memset(grad_row, 0, v * sizeof(float));
+        continue;
+      }
+      const int32_t token = in.tokens[i];
+      const float token_logit = in.logits_f32 ? in.logits_f32[i * v + token]
+                                              : [&] {
+                                                  uint32_t wide = static_cast<uint32_t>(in.logits_bf16[i * v + token]) << 16;
+                                                  float f;
+                                                  std::memcpy(&f, &wide, sizeof f);
+                                                  return f;
+                                                }();
+      const float logp = token_logit - stats.lse;
+      out.logprobs[i] = logp;
+      if (out.entropy) out.entropy[i] = stats.entropy;
+      const TokenLoss t = token_loss(logp, in.old_logprobs[i], in.advantages[i], options.clip);
+      records[i] = record_of(t);
+      const float scale = weights[i] * t.dloss_dlogp;
+      if (scale == 0.0f) {
+        std::memset(grad_row, 0, v * sizeof(float));
+      } else if (in.logits_f32) {
+        row_logp_grad_f32(in.logits_f32 + i * v, v, stats.lse, token, scale, grad_row);
+      } else {
+        row_logp_grad_bf16(in.logits_bf16 + i * v, v, stats.lse, token, scale, grad_row);
+      }
+    }
+  });
+  if (first_bad_row.load() < in.n)
+    throw_range("logits row " + std::to_string(first_bad_row.load()) + " has a non-finite value");
+}
+
+void sweep_logprobs(const LossInputs& in, const LossOptions& options, const LossOutputs& out,
+                    const std::vector<float>& weights, std::vector<TokenRecord>& records) {
+  parallel_for(in.n, 4096, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const TokenLoss t = token_loss(in.logprobs[i], in.old_logprobs[i], in.advantages[i], options.clip);
+      records[i] = record_of(t);
+      out.grad[i] = weights[i] * t.dloss_dlogp;
+      out.logprobs[i] = in.logprobs[i];
+    }
+  });
+}
+
+}  // namespace
+
+LossStats dapo_loss(const LossInputs& in, const LossOptions& options, const LossOutputs& out) {
+  const bool seq_mode = options.aggregation.mode != Aggregation::TokenMean;
+  check_inputs(in, seq_mode);
+  std::vector<float> weights(in.n);
+  aggregation_weights(in.mask, in.seq_ids, in.n, options.aggregation, weights.data());
+  std::vector<TokenRecord> records(in.n);
+  if (in.logprobs) {
+    sweep_logprobs(in, options, out, weights, records);
+  } else {
+    sweep_logits(in, options, out, weights, records);
+  }
+  return reduce(in, weights, records);
+}
+
+}  // namespace dapo

@@ -1,0 +1,38 @@
+// Per-row softmax sweeps over a logits row of V values (fp32, or bf16 bits as uint16).
+// Two builds of the same source: generic, and AVX2/FMA chosen at run time.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace dapo {
+
+struct RowStats {
+  float max;       // row maximum
+  float lse;       // log-sum-exp of the row
+  float entropy;   // -sum p log p (only when asked)
+  bool finite;     // false if any value is NaN or infinite
+};
+
+// One read of the row from memory: blocks of it are swept twice while they sit in L1
+// (block max, then exp-sum against a running max that is rescaled when it grows).
+RowStats row_stats_f32(const float* row, size_t v, bool want_entropy);
+RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
+
+// grad[j] = scale * ((j == token) - exp(row[j] - lse)): the gradient of scale * logp[token].
+void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad);
+void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad);
+
+namespace generic {
+RowStats row_stats_f32(const float* row, size_t v, bool want_entropy);
+RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
+void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad);
+void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad);
+}  // namespace generic
+namespace avx2 {
+RowStats row_stats_f32(const float* row, size_t v, bool want_entropy);
+RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
+void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad);
+void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad);
+}  // namespace avx2
+
+}  // namespace dapo

@@ -1,0 +1,3 @@
+// The row sweeps built for the baseline instruction set.
+#define DAPO_ROW_NAMESPACE generic
+#include "loss/row_softmax_impl.h"

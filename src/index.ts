@@ -1,0 +1,12 @@
+// dapo: DAPO reinforcement learning for causal language models, from Node.js.
+export { dapoLoss, dapoLossAsync, groupAdvantages, DEVICES } from './loss/index.js';
+export type { DapoLossOptions, DapoLossResult, Device, GroupAdvantageOptions } from './loss/index.js';
+export { referenceDapoLoss, referenceGroupAdvantages, tokenLoss, bf16ToNumber, numberToBf16 } from './loss/reference.js';
+export type { Aggregation, LossStats, CudaInfo } from './native.js';
+import { native } from './native.js';
+
+/** Whether the CUDA module was built and loaded, and the devices it sees. */
+export const cudaInfo = () => native.cudaInfo();
+/** Threads used by the CPU kernels (DAPO_NUM_THREADS, else all cores). */
+export const numThreads = () => native.numThreads();
+export const setNumThreads = (threads: number) => native.setNumThreads(threads);

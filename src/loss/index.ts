@@ -1,0 +1,51 @@
+// The public loss API: the native kernels behind typed functions, with a device switch.
+import { native, type NativeLossArgs, type NativeLossResult } from '../native.js';
+
+export type Device = 'cpu' | 'cuda' | 'auto';
+export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
+
+export interface DapoLossOptions extends NativeLossArgs {
+  /** 'cpu' (default), 'cuda', or 'auto' (CUDA when a device is usable, else CPU). */
+  device?: Device;
+}
+
+export type DapoLossResult = NativeLossResult;
+
+function resolveDevice(device: Device | undefined): 'cpu' | 'cuda' {
+  if (device === undefined || device === 'cpu') return 'cpu';
+  if (device !== 'cuda' && device !== 'auto') throw new RangeError(`device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
+  const info = native.cudaInfo();
+  const usable = info.loaded && info.devices > 0;
+  if (device === 'auto') return usable ? 'cuda' : 'cpu';
+  if (!usable) throw new Error(`device 'cuda' is not available: ${info.reason ?? 'unknown reason'}`);
+  return 'cuda';
+}
+
+function cudaLoss(): never {
+  throw new Error("device 'cuda' for dapoLoss is not built into this version yet");
+}
+
+/** The DAPO policy loss and its gradient, synchronously. */
+export function dapoLoss(options: DapoLossOptions): DapoLossResult {
+  const { device, ...args } = options;
+  return resolveDevice(device) === 'cuda' ? cudaLoss() : native.dapoLoss(args);
+}
+
+/** As dapoLoss, computed off the main thread. */
+export async function dapoLossAsync(options: DapoLossOptions): Promise<DapoLossResult> {
+  const { device, ...args } = options;
+  return resolveDevice(device) === 'cuda' ? cudaLoss() : native.dapoLossAsync(args);
+}
+
+export interface GroupAdvantageOptions {
+  /** Divide by the group's standard deviation (default true; false is Dr. GRPO). */
+  std?: boolean;
+  eps?: number;
+  device?: Device;
+}
+
+/** One advantage per response from the rewards of each group of `groupSize` responses. */
+export function groupAdvantages(rewards: Float32Array, groupSize: number, opts: GroupAdvantageOptions = {}): Float32Array {
+  const { device, ...rest } = opts;
+  return resolveDevice(device) === 'cuda' ? cudaLoss() : native.groupAdvantages(rewards, groupSize, rest);
+}

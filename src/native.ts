@@ -1,0 +1,79 @@
+// The one place that loads the native addon. Everything else imports the typed surface below.
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Aggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
+
+export interface NativeLossArgs {
+  logits?: Float32Array | Uint16Array;
+  vocabSize?: number;
+  tokens?: Int32Array;
+  logprobs?: Float32Array;
+  oldLogprobs: Float32Array;
+  advantages: Float32Array;
+  mask: Uint8Array;
+  seqIds?: Int32Array;
+  clipLow?: number;
+  clipHigh?: number;
+  clipC?: number;
+  aggregation?: Aggregation;
+  tokenCount?: number;
+  seqCount?: number;
+  entropy?: boolean;
+  gradOut?: Float32Array;
+}
+
+export interface LossStats {
+  clipFracLow: number;
+  clipFracHigh: number;
+  clipFracDual: number;
+  approxKl: number;
+  tokens: number;
+}
+
+export interface NativeLossResult {
+  loss: number;
+  grad: Float32Array;
+  logprobs: Float32Array;
+  entropy?: Float32Array;
+  stats: LossStats;
+}
+
+export interface CudaInfo {
+  built: boolean;
+  loaded: boolean;
+  devices: number;
+  reason?: string;
+  deviceNames?: string[];
+}
+
+/** Everything the addon exports, typed. Engine bindings add their members here. */
+export interface NativeAddon {
+  dapoLoss(args: NativeLossArgs): NativeLossResult;
+  dapoLossAsync(args: NativeLossArgs): Promise<NativeLossResult>;
+  groupAdvantages(rewards: Float32Array, groupSize: number, opts?: { std?: boolean; eps?: number }): Float32Array;
+  numThreads(): number;
+  setNumThreads(threads: number): void;
+  cpuFeatures(): { avx2: boolean };
+  cudaInfo(): CudaInfo;
+}
+
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function loadAddon(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(packageRoot) as NativeAddon;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `dapo: could not load the native addon (${reason}). Looked in ${packageRoot}/prebuilds/` +
+        `${process.platform}-${process.arch}/ and ${packageRoot}/build/Release/. ` +
+        'Build it with `npm run build:native` (needs cmake and a C++17 compiler), or reinstall dapo.',
+    );
+  }
+}
+
+export const native: NativeAddon = loadAddon();
