@@ -89,6 +89,7 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info) {
     if (*vocab < 1 || *vocab != static_cast<double>(static_cast<size_t>(*vocab)))
       throw_range(env, "vocabSize must be a positive integer");
     if (!tokens) throw_type(env, "tokens (Int32Array) is required with logits");
+    in.from_logits = true;
     in.vocab = static_cast<size_t>(*vocab);
     const size_t logits_length = f32 ? f32->length : bf16->length;
     if (logits_length != n * in.vocab)

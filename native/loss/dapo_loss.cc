@@ -19,9 +19,9 @@ void check_inputs(const LossInputs& in, bool seq_mode) {
       throw_range("oldLogprobs[" + std::to_string(i) + "] is not finite");
     if (!std::isfinite(in.advantages[i]))
       throw_range("advantages[" + std::to_string(i) + "] is not finite");
-    if (in.logprobs && !std::isfinite(in.logprobs[i]))
+    if (!in.from_logits && !std::isfinite(in.logprobs[i]))
       throw_range("logprobs[" + std::to_string(i) + "] is not finite");
-    if (in.tokens && (in.tokens[i] < 0 || static_cast<size_t>(in.tokens[i]) >= in.vocab))
+    if (in.from_logits && (in.tokens[i] < 0 || static_cast<size_t>(in.tokens[i]) >= in.vocab))
       throw_range("tokens[" + std::to_string(i) + "] = " + std::to_string(in.tokens[i]) +
                   " is outside [0, vocabSize = " + std::to_string(in.vocab) + ")");
     if (seq_mode && (in.seq_ids[i] < 0 || static_cast<size_t>(in.seq_ids[i]) >= in.n))
@@ -128,7 +128,7 @@ LossStats dapo_loss(const LossInputs& in, const LossOptions& options, const Loss
   std::vector<float> weights(in.n);
   aggregation_weights(in.mask, in.seq_ids, in.n, options.aggregation, weights.data());
   std::vector<TokenRecord> records(in.n);
-  if (in.logprobs) {
+  if (!in.from_logits) {
     sweep_logprobs(in, options, out, weights, records);
   } else {
     sweep_logits(in, options, out, weights, records);

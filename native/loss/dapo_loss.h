@@ -11,6 +11,7 @@ namespace dapo {
 
 struct LossInputs {
   size_t n = 0;                        // tokens
+  bool from_logits = false;            // logits mode, else log-probs mode
   size_t vocab = 0;                    // V, logits mode only
   const float* logits_f32 = nullptr;   // [n*V], or
   const uint16_t* logits_bf16 = nullptr;

@@ -21,19 +21,25 @@ function resolveDevice(device: Device | undefined): 'cpu' | 'cuda' {
   return 'cuda';
 }
 
+function requireOptions<T>(options: T, what: string): T {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError(`${what} options must be an object`);
+  return options;
+}
+
 function cudaLoss(): never {
   throw new Error("device 'cuda' for dapoLoss is not built into this version yet");
 }
 
 /** The DAPO policy loss and its gradient, synchronously. */
 export function dapoLoss(options: DapoLossOptions): DapoLossResult {
-  const { device, ...args } = options;
+  const { device, ...args } = requireOptions(options, 'dapoLoss');
   return resolveDevice(device) === 'cuda' ? cudaLoss() : native.dapoLoss(args);
 }
 
 /** As dapoLoss, computed off the main thread. */
 export async function dapoLossAsync(options: DapoLossOptions): Promise<DapoLossResult> {
-  const { device, ...args } = options;
+  const { device, ...args } = requireOptions(options, 'dapoLoss');
   return resolveDevice(device) === 'cuda' ? cudaLoss() : native.dapoLossAsync(args);
 }
 
@@ -46,6 +52,6 @@ export interface GroupAdvantageOptions {
 
 /** One advantage per response from the rewards of each group of `groupSize` responses. */
 export function groupAdvantages(rewards: Float32Array, groupSize: number, opts: GroupAdvantageOptions = {}): Float32Array {
-  const { device, ...rest } = opts;
+  const { device, ...rest } = requireOptions(opts, 'groupAdvantages');
   return resolveDevice(device) === 'cuda' ? cudaLoss() : native.groupAdvantages(rewards, groupSize, rest);
 }

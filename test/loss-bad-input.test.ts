@@ -1,0 +1,105 @@
+// Bad input to dapoLoss gives a TypeError or RangeError that names the argument; the process
+// goes on. An all-zero mask is not an error: loss 0, zero gradient, no NaN.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { dapoLoss } from '../src/index.js';
+import type { NativeLossArgs } from '../src/native.js';
+import { randomLossArgs } from './helpers/loss-inputs.js';
+import { Rng, testSeed } from './helpers/random.js';
+
+const rng = new Rng(testSeed());
+const valid = (): NativeLossArgs => randomLossArgs(rng, { n: 6, v: 11, dtype: 'f32', aggregation: 'token-mean' });
+
+type Case = [string, (a: NativeLossArgs) => unknown, typeof TypeError | typeof RangeError, RegExp];
+
+const CASES: Case[] = [
+  ['options not an object', () => 42, TypeError, /options must be an object/],
+  ['oldLogprobs missing', (a) => ({ ...a, oldLogprobs: undefined }), TypeError, /oldLogprobs is required/],
+  ['oldLogprobs of the wrong type', (a) => ({ ...a, oldLogprobs: Array.from(a.oldLogprobs) }), TypeError, /oldLogprobs must be a Float32Array/],
+  ['advantages as Float64Array', (a) => ({ ...a, advantages: Float64Array.from(a.advantages) }), TypeError, /advantages must be a Float32Array/],
+  ['mask as Int8Array', (a) => ({ ...a, mask: Int8Array.from(a.mask) }), TypeError, /mask must be a Uint8Array/],
+  ['logits as Float64Array', (a) => ({ ...a, logits: Float64Array.from(a.logits as Float32Array) }), TypeError, /logits must be a Float32Array or a Uint16Array/],
+  ['neither logits nor logprobs', (a) => ({ ...a, logits: undefined }), TypeError, /logits or logprobs is required/],
+  ['both logits and logprobs', (a) => ({ ...a, logprobs: a.oldLogprobs }), TypeError, /either logits or logprobs/],
+  ['vocabSize missing', (a) => ({ ...a, vocabSize: undefined }), TypeError, /vocabSize is required/],
+  ['tokens missing', (a) => ({ ...a, tokens: undefined }), TypeError, /tokens .* is required/],
+  ['vocabSize not dividing the logits', (a) => ({ ...a, vocabSize: 10 }), RangeError, /logits has length 66, expected N \* vocabSize = 6 \* 10/],
+  ['vocabSize fractional', (a) => ({ ...a, vocabSize: 10.5 }), RangeError, /vocabSize must be a positive integer/],
+  ['advantages too short', (a) => ({ ...a, advantages: a.advantages.subarray(1) }), RangeError, /advantages has length 5 but oldLogprobs has N = 6/],
+  ['mask too long', (a) => ({ ...a, mask: new Uint8Array(7).fill(1) }), RangeError, /mask has length 7/],
+  ['token id negative', (a) => ({ ...a, tokens: Int32Array.from(a.tokens!, (t, i) => (i === 3 ? -1 : t)) }), RangeError, /tokens\[3\] = -1 is outside \[0, vocabSize = 11\)/],
+  ['token id too large', (a) => ({ ...a, tokens: Int32Array.from(a.tokens!, (t, i) => (i === 5 ? 11 : t)) }), RangeError, /tokens\[5\] = 11/],
+  ['NaN logit', (a) => ({ ...a, logits: Float32Array.from(a.logits as Float32Array, (x, i) => (i === 25 ? NaN : x)) }), RangeError, /logits row 2 has a non-finite value/],
+  ['infinite logit', (a) => ({ ...a, logits: Float32Array.from(a.logits as Float32Array, (x, i) => (i === 60 ? -Infinity : x)) }), RangeError, /logits row 5/],
+  ['NaN old log-prob', (a) => ({ ...a, oldLogprobs: Float32Array.from(a.oldLogprobs, (x, i) => (i === 4 ? NaN : x)) }), RangeError, /oldLogprobs\[4\] is not finite/],
+  ['infinite advantage', (a) => ({ ...a, advantages: Float32Array.from(a.advantages, (x, i) => (i === 1 ? Infinity : x)) }), RangeError, /advantages\[1\] is not finite/],
+  ['unknown aggregation', (a) => ({ ...a, aggregation: 'mean' }), RangeError, /aggregation must be 'token-mean'/],
+  ['seq-mean without seqIds', (a) => ({ ...a, aggregation: 'seq-mean-token-mean', seqIds: undefined }), TypeError, /seqIds .* is required/],
+  ['seqIds out of range', (a) => ({ ...a, aggregation: 'seq-mean-token-sum', seqIds: Int32Array.from([0, 0, 1, 1, 9, 2]) }), RangeError, /seqIds\[4\] = 9 is outside \[0, N = 6\)/],
+  ['clipLow of 1', (a) => ({ ...a, clipLow: 1 }), RangeError, /clipLow must be in \[0, 1\)/],
+  ['clipHigh negative', (a) => ({ ...a, clipHigh: -0.1 }), RangeError, /clipHigh must be >= 0/],
+  ['clipC of 1', (a) => ({ ...a, clipC: 1 }), RangeError, /clipC must be greater than 1/],
+  ['clipC as a string', (a) => ({ ...a, clipC: '3' }), TypeError, /clipC must be a number/],
+  ['tokenCount negative', (a) => ({ ...a, tokenCount: -1 }), RangeError, /tokenCount must be >= 0/],
+  ['tokenCount NaN', (a) => ({ ...a, tokenCount: NaN }), RangeError, /tokenCount must be finite/],
+  ['entropy not a boolean', (a) => ({ ...a, entropy: 1 }), TypeError, /entropy must be a boolean/],
+  ['gradOut of the wrong length', (a) => ({ ...a, gradOut: new Float32Array(5) }), RangeError, /gradOut has length 5, expected 66/],
+  ['unknown device', (a) => ({ ...a, device: 'tpu' }), RangeError, /device must be 'cpu', 'cuda' or 'auto'/],
+];
+
+describe('dapoLoss rejects bad input with a named error', () => {
+  for (const [name, mutate, kind, message] of CASES) {
+    test(name, () => {
+      const args = mutate(valid()) as NativeLossArgs;
+      assert.throws(
+        () => dapoLoss(args),
+        (e: Error & { code?: string }) => {
+          assert.ok(e instanceof kind, `expected ${kind.name}, got ${e.constructor.name}: ${e.message}`);
+          assert.match(e.message, message);
+          return true;
+        },
+      );
+    });
+  }
+
+  test('the addon still works after every bad call', () => {
+    const result = dapoLoss(valid());
+    assert.ok(Number.isFinite(result.loss));
+  });
+});
+
+describe('edge cases that are not errors', () => {
+  for (const aggregation of ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'] as const) {
+    test(`an all-zero mask gives loss 0 and a zero gradient (${aggregation})`, () => {
+      const args = { ...valid(), aggregation, mask: new Uint8Array(6) };
+      const result = dapoLoss(args);
+      assert.equal(result.loss, 0);
+      assert.ok(result.grad.every((g) => g === 0));
+      assert.equal(result.stats.tokens, 0);
+      assert.ok(Object.values(result.stats).every((x) => Number.isFinite(x)));
+      assert.ok(result.logprobs.every((x) => Number.isFinite(x) && x < 0));
+    });
+  }
+
+  test('tokenCount 0 gives zero weights, not NaN', () => {
+    const result = dapoLoss({ ...valid(), tokenCount: 0 });
+    assert.equal(result.loss, 0);
+    assert.ok(result.grad.every((g) => g === 0));
+  });
+
+  test('gradOut receives the gradient without a new allocation', () => {
+    const args = valid();
+    const gradOut = new Float32Array(66).fill(7);
+    const result = dapoLoss({ ...args, gradOut });
+    assert.equal(result.grad, gradOut);
+    assert.deepEqual(gradOut, dapoLoss(args).grad);
+  });
+
+  test('N = 0 is an empty batch', () => {
+    const empty = { oldLogprobs: new Float32Array(0), advantages: new Float32Array(0), mask: new Uint8Array(0), logprobs: new Float32Array(0) };
+    const result = dapoLoss(empty);
+    assert.equal(result.loss, 0);
+    assert.equal(result.grad.length, 0);
+  });
+});
