@@ -1,0 +1,116 @@
+// User reward modules: `--reward ./my-reward.js`, a JS (or .mjs/.cjs) file whose default
+// export (or named export `reward`) is `(response, sample) => number | { score, acc? }`,
+// sync or async.
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export type RewardErrorCode =
+  | 'E_REWARD_NOT_FOUND'
+  | 'E_REWARD_IMPORT'
+  | 'E_REWARD_NO_FUNCTION'
+  | 'E_REWARD_THREW'
+  | 'E_REWARD_BAD_RESULT';
+
+export class RewardError extends Error {
+  readonly code: RewardErrorCode;
+  /** The reward module's path, when one is involved. */
+  readonly file?: string;
+  constructor(code: RewardErrorCode, message: string, options: { file?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RewardError';
+    this.code = code;
+    this.file = options.file;
+  }
+}
+
+/** What a reward function sees besides the response: the dataset row. */
+export interface RewardSample {
+  /** Ground truth answer (the dataset's answer column). */
+  answer: string;
+  /** The prompt messages as given to the chat template. */
+  messages?: ReadonlyArray<{ role: string; content: string }>;
+  /** Every column of the row, as plain JS values. */
+  row?: Readonly<Record<string, unknown>>;
+  [key: string]: unknown;
+}
+
+export interface RewardOutput {
+  score: number;
+  /** Correctness for dynamic sampling and accuracy metrics; defaults to score > 0. */
+  acc: boolean;
+  pred?: string;
+}
+
+export type UserRewardFn = (response: string, sample: RewardSample) => unknown;
+export type RewardFn = (response: string, sample: RewardSample) => Promise<RewardOutput>;
+
+/**
+ * Turn whatever a reward function returned into { score, acc }; throws RewardError
+ * naming the module when it is not a finite number or a { score } object.
+ */
+export function coerceRewardOutput(value: unknown, file = '<reward>'): RewardOutput {
+  if (typeof value === 'number' || typeof value === 'boolean') {
+    const score = Number(value);
+    if (!Number.isFinite(score)) throw new RewardError('E_REWARD_BAD_RESULT', `${file}: reward function returned ${value}, expected a finite number`, { file });
+    return { score, acc: score > 0 };
+  }
+  if (value !== null && typeof value === 'object' && 'score' in value) {
+    const v = value as { score: unknown; acc?: unknown; pred?: unknown };
+    const score = typeof v.score === 'boolean' ? Number(v.score) : v.score;
+    if (typeof score !== 'number' || !Number.isFinite(score)) {
+      throw new RewardError('E_REWARD_BAD_RESULT', `${file}: reward function returned { score: ${String(v.score)} }, expected a finite number`, { file });
+    }
+    if (v.acc !== undefined && typeof v.acc !== 'boolean') {
+      throw new RewardError('E_REWARD_BAD_RESULT', `${file}: reward function returned acc of type ${typeof v.acc}, expected a boolean`, { file });
+    }
+    const out: RewardOutput = { score, acc: v.acc === undefined ? score > 0 : v.acc };
+    if (v.pred !== undefined) out.pred = String(v.pred);
+    return out;
+  }
+  const shown = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  throw new RewardError('E_REWARD_BAD_RESULT', `${file}: reward function returned ${shown}, expected a number or { score, acc }`, { file });
+}
+
+/** Wrap a plain function (sync or async) into the uniform async RewardFn. */
+export function wrapRewardFunction(fn: UserRewardFn, file = '<reward>'): RewardFn {
+  return async (response, sample) => {
+    let value: unknown;
+    try {
+      value = await fn(response, sample);
+    } catch (err) {
+      throw new RewardError('E_REWARD_THREW', `${file}: reward function threw: ${err instanceof Error ? err.message : String(err)}`, { file, cause: err });
+    }
+    return coerceRewardOutput(value, file);
+  };
+}
+
+/**
+ * Import a user reward module. Its default export, or a named export `reward` or
+ * `computeScore`, must be a function `(response, sample) => number | { score, acc? }`.
+ */
+export async function loadRewardModule(path: string): Promise<RewardFn> {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new RewardError('E_REWARD_NOT_FOUND', `reward module not found: ${file}`, { file });
+  if (!statSync(file).isFile()) throw new RewardError('E_REWARD_NOT_FOUND', `reward module is not a file: ${file}`, { file });
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new RewardError('E_REWARD_IMPORT', `could not import reward module ${file}: ${err instanceof Error ? err.message : String(err)}`, { file, cause: err });
+  }
+  let fn: unknown = mod.default;
+  // A CommonJS module's `module.exports = { reward }` arrives as default.reward.
+  if (fn !== null && typeof fn === 'object') fn = (fn as Record<string, unknown>).reward ?? (fn as Record<string, unknown>).computeScore;
+  fn ??= mod.reward ?? mod.computeScore;
+  if (typeof fn !== 'function') {
+    const names = Object.keys(mod);
+    throw new RewardError(
+      'E_REWARD_NO_FUNCTION',
+      `reward module ${file} must export a function (response, sample) => number | { score, acc } as its default export or as \`reward\`; ` +
+        `it exports ${names.length ? names.map((n) => `${n} (${typeof mod[n]})`).join(', ') : 'nothing'}`,
+      { file },
+    );
+  }
+  return wrapRewardFunction(fn as UserRewardFn, file);
+}
