@@ -67,6 +67,13 @@ describe('dapoLoss from logits matches the reference', () => {
     }
   }
 
+  // Gradients over 32 MiB take the streaming-store path; an odd V leaves rows unaligned.
+  for (const dtype of ['f32', 'bf16'] as const) {
+    test(`${dtype} N=257 V=32771: large enough for streaming stores`, () => {
+      compareToReference({ n: 257, v: 32771, dtype, aggregation: 'token-mean', clipC: 3, entropy: true }, rng);
+    });
+  }
+
   test('random cases exercise both clip edges and the dual clip', () => {
     let low = 0;
     let high = 0;

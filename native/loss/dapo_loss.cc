@@ -69,6 +69,8 @@ LossStats reduce(const LossInputs& in, const std::vector<float>& weights, const 
 void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOutputs& out,
                   const std::vector<float>& weights, std::vector<TokenRecord>& records) {
   const size_t v = in.vocab;
+  // Past the last-level cache the gradient would be evicted before anyone reads it anyway.
+  const bool stream = in.n * v * sizeof(float) > (size_t{32} << 20);
   std::atomic<size_t> first_bad_row{in.n};
   parallel_for(in.n, 1 + 16384 / v, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
@@ -98,9 +100,9 @@ void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOu
       if (scale == 0.0f) {
         std::memset(grad_row, 0, v * sizeof(float));
       } else if (in.logits_f32) {
-        row_logp_grad_f32(in.logits_f32 + i * v, v, stats.lse, token, scale, grad_row);
+        row_logp_grad_f32(in.logits_f32 + i * v, v, stats.lse, token, scale, grad_row, stream);
       } else {
-        row_logp_grad_bf16(in.logits_bf16 + i * v, v, stats.lse, token, scale, grad_row);
+        row_logp_grad_bf16(in.logits_bf16 + i * v, v, stats.lse, token, scale, grad_row, stream);
       }
     }
   });

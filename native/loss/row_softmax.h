@@ -19,20 +19,21 @@ RowStats row_stats_f32(const float* row, size_t v, bool want_entropy);
 RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
 
 // grad[j] = scale * ((j == token) - exp(row[j] - lse)): the gradient of scale * logp[token].
-void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad);
-void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad);
+// `stream` writes around the cache, for gradients too large to be read again while cached.
+void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
+void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 
 namespace generic {
 RowStats row_stats_f32(const float* row, size_t v, bool want_entropy);
 RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
-void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad);
-void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad);
+void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
+void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 }  // namespace generic
 namespace avx2 {
 RowStats row_stats_f32(const float* row, size_t v, bool want_entropy);
 RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
-void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad);
-void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad);
+void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
+void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 }  // namespace avx2
 
 }  // namespace dapo

@@ -29,11 +29,11 @@ const RowKernels& kernels() {
 
 RowStats row_stats_f32(const float* row, size_t v, bool e) { return kernels().stats_f32(row, v, e); }
 RowStats row_stats_bf16(const uint16_t* row, size_t v, bool e) { return kernels().stats_bf16(row, v, e); }
-void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad) {
-  kernels().grad_f32(row, v, lse, token, scale, grad);
+void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream) {
+  kernels().grad_f32(row, v, lse, token, scale, grad, stream);
 }
-void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad) {
-  kernels().grad_bf16(row, v, lse, token, scale, grad);
+void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream) {
+  kernels().grad_bf16(row, v, lse, token, scale, grad, stream);
 }
 
 }  // namespace dapo

@@ -91,12 +91,19 @@ dapo::RowStats row_stats(const T* row, size_t v, bool want_entropy) {
 }
 
 template <typename T>
-void row_logp_grad(const T* row, size_t v, float lse, int32_t token, float scale, float* grad) {
-  const size_t full = v / kLanes * kLanes;
+void row_logp_grad(const T* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream) {
   const f8 vlse = dapo::vec::splat(lse), vneg = dapo::vec::splat(-scale);
-  for (size_t j = 0; j < full; j += kLanes)
-    dapo::vec::store(grad + j, vneg * dapo::vec::exp(dapo::vec::load(row + j) - vlse));
-  for (size_t j = full; j < v; ++j) grad[j] = -scale * std::exp(scalar(row[j]) - lse);
+  size_t j = 0;
+  if (stream) {
+    // Scalar head up to a 32-byte boundary, so the vector body can use streaming stores.
+    for (; j < v && (reinterpret_cast<uintptr_t>(grad + j) & 31) != 0; ++j) grad[j] = -scale * std::exp(scalar(row[j]) - lse);
+    for (; j + kLanes <= v; j += kLanes)
+      dapo::vec::store_stream(grad + j, vneg * dapo::vec::exp(dapo::vec::load(row + j) - vlse));
+    dapo::vec::stream_fence();
+  } else {
+    for (; j + kLanes <= v; j += kLanes) dapo::vec::store(grad + j, vneg * dapo::vec::exp(dapo::vec::load(row + j) - vlse));
+  }
+  for (; j < v; ++j) grad[j] = -scale * std::exp(scalar(row[j]) - lse);
   grad[token] += scale;
 }
 
@@ -107,11 +114,11 @@ namespace DAPO_ROW_NAMESPACE {
 
 RowStats row_stats_f32(const float* row, size_t v, bool want_entropy) { return row_stats(row, v, want_entropy); }
 RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy) { return row_stats(row, v, want_entropy); }
-void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad) {
-  row_logp_grad(row, v, lse, token, scale, grad);
+void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream) {
+  row_logp_grad(row, v, lse, token, scale, grad, stream);
 }
-void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad) {
-  row_logp_grad(row, v, lse, token, scale, grad);
+void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream) {
+  row_logp_grad(row, v, lse, token, scale, grad, stream);
 }
 
 }  // namespace DAPO_ROW_NAMESPACE

@@ -3,6 +3,9 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 namespace dapo {
 namespace vec {
@@ -32,6 +35,21 @@ inline f8 load(const uint16_t* p) {  // bf16 bits -> float
   return v;
 }
 inline void store(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
+
+// A store that bypasses the cache (p 32-byte aligned), for outputs too large to be read back
+// soon: it saves the read-for-ownership of every written line.
+inline void store_stream(float* p, f8 v) {
+#if defined(__AVX__)
+  _mm256_stream_ps(p, reinterpret_cast<__m256&>(v));
+#else
+  store(p, v);
+#endif
+}
+inline void stream_fence() {
+#if defined(__AVX__)
+  _mm_sfence();
+#endif
+}
 
 inline f8 vmax(f8 a, f8 b) { return a > b ? a : b; }
 

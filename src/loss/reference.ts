@@ -5,18 +5,20 @@ import type { Aggregation, LossStats, NativeLossArgs, NativeLossResult } from '.
 
 export const LOG_RATIO_CLAMP = 20;
 
+// One shared 4-byte scratch: bf16 is the upper half of a float32.
+const scratchBits = new Uint32Array(1);
+const scratchFloat = new Float32Array(scratchBits.buffer);
+
 /** bfloat16 bits to a number (the upper half of a float32). */
 export function bf16ToNumber(bits: number): number {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setUint32(0, (bits & 0xffff) << 16);
-  return view.getFloat32(0);
+  scratchBits[0] = (bits & 0xffff) << 16;
+  return scratchFloat[0];
 }
 
 /** A number rounded to bfloat16 bits, nearest-even (as PyTorch rounds). */
 export function numberToBf16(x: number): number {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setFloat32(0, x);
-  const bits = view.getUint32(0);
+  scratchFloat[0] = x;
+  const bits = scratchBits[0];
   if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff;
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }

@@ -1,0 +1,3 @@
+import { native } from '../../src/native.js';
+
+export const cpuFeatures = () => native.cpuFeatures();
