@@ -3,6 +3,15 @@ export { dapoLoss, dapoLossAsync, groupAdvantages, DEVICES } from './loss/index.
 export type { DapoLossOptions, DapoLossResult, Device, GroupAdvantageOptions } from './loss/index.js';
 export { referenceDapoLoss, referenceGroupAdvantages, tokenLoss, bf16ToNumber, numberToBf16 } from './loss/reference.js';
 export type { Aggregation, LossStats, CudaInfo } from './native.js';
+export {
+  dapoMathReward, dapoBoxedReward, normalizeFinalAnswer, overlongPenalty, overlongPenaltyFor,
+  loadRewardModule, resolveReward, RewardError,
+} from './reward/index.js';
+export type { MathRewardResult, BoxedRewardOptions, OverlongConfig, RewardFn, RewardSample, RewardOutput } from './reward/index.js';
+export { loadTokenizer, CharTokenizer, TokenizerError } from './tokenizer/index.js';
+export type { TextTokenizer, ChatMessage, ChatTemplateOptions, LoadTokenizerOptions } from './tokenizer/index.js';
+export { loadPromptDataset, PromptSampler, DatasetError, math17kTable, MATH17K_SCHEMA, tableToParquet } from './data/index.js';
+export type { LoadDatasetOptions, PromptDataset, PromptRow, DatasetStats, DataCursor, SamplerOptions } from './data/index.js';
 import { native } from './native.js';
 
 /** Whether the CUDA module was built and loaded, and the devices it sees. */
