@@ -1,0 +1,293 @@
+// Every training option in one table: its default (the DAPO recipe, arXiv 2503.14476 and
+// verl's recipe/dapo), its help text and its check. The CLI, config files and presets are
+// all read through it, and the resolved config is written beside each run.
+import { readFileSync } from 'node:fs';
+
+export const ALGOS = ['dapo', 'grpo'] as const;
+export const AGGREGATIONS = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'] as const;
+export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export const PROMPT_OVERFLOW = ['drop', 'left-truncate'] as const;
+
+export type Algo = (typeof ALGOS)[number];
+
+export interface TrainConfig {
+  model: string;
+  dataset: string;
+  valDataset: string | undefined;
+  inputKey: string;
+  answerKey: string;
+  instruction: string | undefined;
+  dedupe: boolean;
+  maxPromptLen: number;
+  promptOverflow: (typeof PROMPT_OVERFLOW)[number];
+  reward: string;
+  out: string | undefined;
+  seed: number;
+  device: (typeof DEVICES)[number];
+  algo: Algo;
+
+  steps: number;
+  epochs: number;
+  n: number;
+  trainBatch: number;
+  genBatch: number;
+  maxGenBatches: number;
+  dynamicSampling: boolean;
+  keepSurplus: boolean;
+  maxResponseLen: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  overlongShaping: boolean;
+  overlongBuffer: number;
+  overlongPenalty: number;
+  overlongFilter: boolean;
+
+  miniBatch: number;
+  microBatch: number;
+  epochsPerBatch: number;
+  lr: number;
+  warmup: number;
+  weightDecay: number;
+  clipGrad: number;
+  beta1: number;
+  beta2: number;
+  clipLow: number;
+  clipHigh: number;
+  clipC: number;
+  aggregation: (typeof AGGREGATIONS)[number];
+  advantageStd: boolean;
+  klCoef: number;
+
+  evalEvery: number;
+  valSamples: number;
+  valTemperature: number;
+  valTopP: number;
+  valLimit: number;
+  saveEvery: number;
+  plotEvery: number;
+}
+
+type Kind = 'string' | 'number' | 'boolean';
+
+export interface OptionSpec<K extends keyof TrainConfig = keyof TrainConfig> {
+  key: K;
+  kind: Kind;
+  describe: string;
+  choices?: readonly string[];
+  /** Integer, and the least value allowed. */
+  int?: boolean;
+  min?: number;
+  max?: number;
+  group: string;
+}
+
+export const BUILTIN_MODEL = 'builtin:tiny';
+export const BUILTIN_DATASET = 'builtin:arithmetic';
+
+/** The DAPO recipe's defaults (the 17k math run), for a Hugging Face model and a parquet file. */
+export const RECIPE_DEFAULTS: TrainConfig = {
+  model: BUILTIN_MODEL,
+  dataset: BUILTIN_DATASET,
+  valDataset: undefined,
+  inputKey: 'prompt',
+  answerKey: 'reward_model.ground_truth',
+  instruction: undefined,
+  dedupe: false,
+  maxPromptLen: 2048,
+  promptOverflow: 'drop',
+  reward: 'dapo-math',
+  out: undefined,
+  seed: 1,
+  device: 'auto',
+  algo: 'dapo',
+
+  steps: 100,
+  epochs: 1,
+  n: 16,
+  trainBatch: 512,
+  genBatch: 1536,
+  maxGenBatches: 10,
+  dynamicSampling: true,
+  keepSurplus: false,
+  maxResponseLen: 20480,
+  temperature: 1.0,
+  topP: 1.0,
+  topK: 0,
+  overlongShaping: true,
+  overlongBuffer: 4096,
+  overlongPenalty: 1.0,
+  overlongFilter: false,
+
+  miniBatch: 32,
+  microBatch: 16,
+  epochsPerBatch: 1,
+  lr: 1e-6,
+  warmup: 10,
+  weightDecay: 0.1,
+  clipGrad: 1.0,
+  beta1: 0.9,
+  beta2: 0.999,
+  clipLow: 0.2,
+  clipHigh: 0.28,
+  clipC: 10,
+  aggregation: 'token-mean',
+  advantageStd: true,
+  klCoef: 0,
+
+  evalEvery: 5,
+  valSamples: 32,
+  valTemperature: 1.0,
+  valTopP: 0.7,
+  valLimit: 0,
+  saveEvery: 0,
+  plotEvery: 10,
+};
+
+/**
+ * The recipe scaled to the built-in task and model so that `npm run train` finishes on a
+ * 2-core CPU: small batches, short responses, a learning rate for a tiny random model.
+ */
+export const BUILTIN_SCALE: Partial<TrainConfig> = {
+  steps: 60,
+  epochs: 1000,
+  n: 8,
+  trainBatch: 16,
+  genBatch: 24,
+  maxResponseLen: 12,
+  overlongBuffer: 4,
+  miniBatch: 8,
+  microBatch: 64,
+  lr: 2e-3,
+  warmup: 3,
+  weightDecay: 0.0,
+  evalEvery: 10,
+  valSamples: 4,
+  valLimit: 0,
+  plotEvery: 10,
+  maxPromptLen: 32,
+};
+
+/** --algo grpo: the baseline DAPO is compared with. */
+export const ALGO_PRESETS: Record<Algo, Partial<TrainConfig>> = {
+  dapo: {},
+  grpo: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'seq-mean-token-mean', dynamicSampling: false, overlongShaping: false, overlongFilter: false },
+};
+
+export const OPTIONS: OptionSpec[] = [
+  { key: 'model', kind: 'string', group: 'Model and data', describe: "Hugging Face model folder, or 'builtin:tiny'" },
+  { key: 'dataset', kind: 'string', group: 'Model and data', describe: "parquet file (DAPO-Math-17k layout by default), or 'builtin:arithmetic'" },
+  { key: 'valDataset', kind: 'string', group: 'Model and data', describe: 'parquet file for validation (default: the built-in held-out split, or none)' },
+  { key: 'inputKey', kind: 'string', group: 'Model and data', describe: 'prompt column (dot path into structs)' },
+  { key: 'answerKey', kind: 'string', group: 'Model and data', describe: 'answer column (dot path into structs)' },
+  { key: 'instruction', kind: 'string', group: 'Model and data', describe: 'template applied to each question; {question} marks where it goes' },
+  { key: 'dedupe', kind: 'boolean', group: 'Model and data', describe: 'drop repeated prompts (DAPO-Math-17k repeats each ~100 times)' },
+  { key: 'maxPromptLen', kind: 'number', int: true, min: 1, group: 'Model and data', describe: 'longest prompt in tokens' },
+  { key: 'promptOverflow', kind: 'string', choices: PROMPT_OVERFLOW, group: 'Model and data', describe: 'what to do with longer prompts' },
+  { key: 'reward', kind: 'string', group: 'Model and data', describe: "'dapo-math', 'boxed', or a JS module exporting (response, sample) => number | {score, acc}" },
+  { key: 'out', kind: 'string', group: 'Run', describe: 'output folder (default runs/<timestamp>)' },
+  { key: 'seed', kind: 'number', int: true, min: 0, group: 'Run', describe: 'seed for the model init, sampling and data order' },
+  { key: 'device', kind: 'string', choices: DEVICES, group: 'Run', describe: 'where the policy runs' },
+  { key: 'algo', kind: 'string', choices: ALGOS, group: 'Run', describe: "'grpo' presets the baseline: symmetric clip 0.2, seq-mean-token-mean, no dynamic sampling, no overlong shaping" },
+  { key: 'steps', kind: 'number', int: true, min: 1, group: 'Run', describe: 'training steps (one step = one training batch)' },
+  { key: 'epochs', kind: 'number', int: true, min: 1, group: 'Run', describe: 'passes over the dataset at most' },
+  { key: 'n', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'responses per prompt (group size G)' },
+  { key: 'trainBatch', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'groups (prompts) per training step' },
+  { key: 'genBatch', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'prompts per generation batch' },
+  { key: 'maxGenBatches', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'generation batches per step at most; then train on what was kept' },
+  { key: 'dynamicSampling', kind: 'boolean', group: 'Rollout', describe: 'drop groups whose responses are all right or all wrong, refill' },
+  { key: 'keepSurplus', kind: 'boolean', group: 'Rollout', describe: 'keep groups beyond trainBatch for the next step' },
+  { key: 'maxResponseLen', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'L_max, response tokens at most' },
+  { key: 'temperature', kind: 'number', min: 0, group: 'Rollout', describe: 'sampling temperature' },
+  { key: 'topP', kind: 'number', min: 0, max: 1, group: 'Rollout', describe: 'nucleus sampling' },
+  { key: 'topK', kind: 'number', int: true, min: 0, group: 'Rollout', describe: 'top-k sampling (0: off)' },
+  { key: 'overlongShaping', kind: 'boolean', group: 'Rollout', describe: 'soft overlong punishment in the last overlongBuffer tokens' },
+  { key: 'overlongBuffer', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'L_cache, the punishment buffer length' },
+  { key: 'overlongPenalty', kind: 'number', min: 0, group: 'Rollout', describe: 'punishment factor' },
+  { key: 'overlongFilter', kind: 'boolean', group: 'Rollout', describe: 'mask truncated responses out of the loss (kept in the group baseline)' },
+  { key: 'miniBatch', kind: 'number', int: true, min: 1, group: 'Update', describe: 'groups per optimizer step' },
+  { key: 'microBatch', kind: 'number', int: true, min: 1, group: 'Update', describe: 'sequences per forward/backward (gradient accumulation)' },
+  { key: 'epochsPerBatch', kind: 'number', int: true, min: 1, group: 'Update', describe: 'passes over each training batch' },
+  { key: 'lr', kind: 'number', min: 0, group: 'Update', describe: 'AdamW learning rate' },
+  { key: 'warmup', kind: 'number', int: true, min: 0, group: 'Update', describe: 'linear warm-up, optimizer steps' },
+  { key: 'weightDecay', kind: 'number', min: 0, group: 'Update', describe: 'AdamW decoupled weight decay' },
+  { key: 'clipGrad', kind: 'number', min: 0, group: 'Update', describe: 'global gradient-norm clip (0: off)' },
+  { key: 'beta1', kind: 'number', min: 0, max: 1, group: 'Update', describe: 'AdamW beta1' },
+  { key: 'beta2', kind: 'number', min: 0, max: 1, group: 'Update', describe: 'AdamW beta2' },
+  { key: 'clipLow', kind: 'number', min: 0, max: 1, group: 'Loss', describe: 'eps_low of Clip-Higher' },
+  { key: 'clipHigh', kind: 'number', min: 0, group: 'Loss', describe: 'eps_high of Clip-Higher' },
+  { key: 'clipC', kind: 'number', min: 0, group: 'Loss', describe: 'dual clip for negative advantages (0: off, else > 1)' },
+  { key: 'aggregation', kind: 'string', choices: AGGREGATIONS, group: 'Loss', describe: 'loss aggregation' },
+  { key: 'advantageStd', kind: 'boolean', group: 'Loss', describe: 'divide advantages by the group std (false: Dr. GRPO)' },
+  { key: 'klCoef', kind: 'number', min: 0, group: 'Loss', describe: 'KL to a frozen reference policy (0: none, as DAPO)' },
+  { key: 'evalEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'validate every N steps (0: only at the start and end)' },
+  { key: 'valSamples', kind: 'number', int: true, min: 1, group: 'Evaluation and output', describe: 'k samples per validation prompt (val/acc is their mean; val/pass@k)' },
+  { key: 'valTemperature', kind: 'number', min: 0, group: 'Evaluation and output', describe: 'validation temperature (0: greedy)' },
+  { key: 'valTopP', kind: 'number', min: 0, max: 1, group: 'Evaluation and output', describe: 'validation top-p' },
+  { key: 'valLimit', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'validation prompts at most (0: all)' },
+  { key: 'saveEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'checkpoint every N steps (0: only final/)' },
+  { key: 'plotEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'redraw training_metrics.png every N steps' },
+];
+
+export class ConfigError extends Error {
+  readonly code = 'E_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Checks one value against its option; `where` names its source in the message. */
+export function checkOption(spec: OptionSpec, value: unknown, where: string): void {
+  if (value === undefined) return;
+  const name = `${where} ${spec.key}`;
+  if (spec.kind === 'number') {
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new ConfigError(`${name} must be a finite number, got ${JSON.stringify(value)}`);
+    if (spec.int && !Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got ${value}`);
+    if (spec.min !== undefined && value < spec.min) throw new ConfigError(`${name} must be >= ${spec.min}, got ${value}`);
+    if (spec.max !== undefined && value > spec.max) throw new ConfigError(`${name} must be <= ${spec.max}, got ${value}`);
+  } else if (typeof value !== spec.kind) {
+    throw new ConfigError(`${name} must be a ${spec.kind}, got ${JSON.stringify(value)}`);
+  }
+  if (spec.choices && !spec.choices.includes(value as string))
+    throw new ConfigError(`${name} must be one of ${spec.choices.join(', ')}, got '${String(value)}'`);
+}
+
+export function readConfigFile(path: string): Partial<TrainConfig> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
+  const known = new Map(OPTIONS.map((o) => [o.key as string, o]));
+  for (const [key, value] of Object.entries(parsed)) {
+    const spec = known.get(key);
+    if (!spec) throw new ConfigError(`config file ${path}: unknown option '${key}'`);
+    checkOption(spec, value, `config file ${path}:`);
+  }
+  return parsed as Partial<TrainConfig>;
+}
+
+/**
+ * defaults < built-in scaling (when training the built-in task) < algorithm preset <
+ * config file < options given on the command line.
+ */
+export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<TrainConfig>): TrainConfig {
+  const chosen = { ...fromFile, ...fromCli };
+  const dataset = chosen.dataset ?? RECIPE_DEFAULTS.dataset;
+  const algo = chosen.algo ?? RECIPE_DEFAULTS.algo;
+  const config: TrainConfig = {
+    ...RECIPE_DEFAULTS,
+    ...(dataset === BUILTIN_DATASET ? BUILTIN_SCALE : {}),
+    ...ALGO_PRESETS[algo],
+    ...chosen,
+  };
+  for (const spec of OPTIONS) checkOption(spec, config[spec.key], 'option');
+  if (config.clipC !== 0 && config.clipC <= 1) throw new ConfigError(`option clipC must be 0 (off) or greater than 1, got ${config.clipC}`);
+  if (config.overlongShaping && config.overlongBuffer >= config.maxResponseLen)
+    throw new ConfigError(`overlongBuffer (${config.overlongBuffer}) must be smaller than maxResponseLen (${config.maxResponseLen})`);
+  if (config.miniBatch > config.trainBatch) throw new ConfigError(`miniBatch (${config.miniBatch}) must not exceed trainBatch (${config.trainBatch})`);
+  return config;
+}
