@@ -1,6 +1,7 @@
 // cudaInfo(): whether the CUDA module was built, loaded, and which devices it sees.
 #include "bindings/args.h"
 #include "bindings/bindings.h"
+#include "bindings/cuda_bindings.h"
 #include "bindings/cuda_module.h"
 
 namespace dapo::bind {
@@ -30,6 +31,9 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
 
 void register_cuda(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo, "cudaInfo"));
+  register_cuda_tensor(env, exports);
+  register_cuda_loss(env, exports);
+  register_hidden_loss(env, exports);
 }
 
 }  // namespace dapo::bind

@@ -53,6 +53,16 @@ void open_module() {
                       ", this addon needs " + std::to_string(DAPO_CUDA_API_VERSION);
     return;
   }
+  if (!resolve(handle, "dapo_cuda_malloc", g_module.malloc, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_free", g_module.free, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_upload", g_module.upload, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_download", g_module.download, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_mem_info", g_module.mem_info, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_copy_bench", g_module.copy_bench, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_group_advantages", g_module.group_advantages, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_dapo_loss", g_module.dapo_loss, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_dapo_loss_hidden", g_module.dapo_loss_hidden, g_status.reason))
+    return;
   g_status.loaded = true;
   char message[512] = {0};
   int count = 0;

@@ -11,6 +11,15 @@ struct CudaModule {
   int (*api_version)(void) = nullptr;
   int (*device_count)(int*, char*, size_t) = nullptr;
   int (*device_name)(int, char*, size_t, char*, size_t) = nullptr;
+  int (*malloc)(void**, size_t, char*, size_t) = nullptr;
+  int (*free)(void*, char*, size_t) = nullptr;
+  int (*upload)(void*, const void*, size_t, char*, size_t) = nullptr;
+  int (*download)(void*, const void*, size_t, char*, size_t) = nullptr;
+  int (*mem_info)(size_t*, size_t*, char*, size_t) = nullptr;
+  int (*copy_bench)(size_t, int, float*, char*, size_t) = nullptr;
+  int (*group_advantages)(dapo_cuda_in, size_t, size_t, int, double, dapo_cuda_out, char*, size_t) = nullptr;
+  int (*dapo_loss)(const dapo_cuda_loss_args*, dapo_cuda_loss_stats*, char*, size_t) = nullptr;
+  int (*dapo_loss_hidden)(const dapo_cuda_hidden_args*, dapo_cuda_loss_stats*, char*, size_t) = nullptr;
   int devices = 0;
 };
 

@@ -1,0 +1,212 @@
+// dapoLossFromHidden (CPU twin, native/loss/dapo_loss_hidden.cc) and cudaDapoLossFromHidden
+// (native/cuda/dapo_loss_hidden.cu): the LM-head loss from hidden states and the head weight.
+// Both parse the same arguments; only CUDA accepts DeviceTensors and needs bfloat16.
+#include <memory>
+
+#include "bindings/cuda_bindings.h"
+#include "loss/dapo_loss_hidden.h"
+
+namespace dapo::bind {
+namespace {
+
+constexpr std::initializer_list<const char*> kArrayKeys = {"hidden", "weight", "tokens", "oldLogprobs",
+                                                           "advantages", "mask", "seqIds"};
+
+struct HiddenCall {
+  CommonCall common;
+  Operand hidden, weight;
+  size_t h = 0, v = 0, chunk = 0, max_chunk_bytes = 0;
+  Napi::Reference<Napi::Value> grad_hidden, grad_weight;
+  float* grad_hidden_host = nullptr;
+  float* grad_weight_host = nullptr;
+};
+
+size_t positive_integer(Napi::Env env, Napi::Object args, const char* key) {
+  auto value = number(args, key);
+  if (!value) throw_type(env, std::string(key) + " is required");
+  if (*value < 1 || *value != static_cast<double>(static_cast<size_t>(*value)))
+    throw_range(env, std::string(key) + " must be a positive integer");
+  return static_cast<size_t>(*value);
+}
+
+std::unique_ptr<HiddenCall> parse_hidden(const Napi::CallbackInfo& info, bool cuda) {
+  Napi::Env env = info.Env();
+  Napi::Object args = require_object(info, 0, "dapoLossFromHidden options");
+  if (!cuda && any_device_tensor(env, args, kArrayKeys))
+    throw_type(env, "DeviceTensor inputs need device: 'cuda'");
+  auto call = std::make_unique<HiddenCall>();
+  CommonCall& c = call->common;
+  call->hidden = operand(args, "hidden", {DType::BF16, DType::F32}, true, c.keep_alive);
+  call->weight = operand(args, "weight", {DType::BF16, DType::F32}, true, c.keep_alive);
+  parse_common(env, args, true, c);
+  call->h = positive_integer(env, args, "hiddenSize");
+  call->v = positive_integer(env, args, "vocabSize");
+  if (call->hidden.dtype != call->weight.dtype) throw_type(env, "hidden and weight must have the same dtype");
+  if (cuda && call->hidden.dtype != DType::BF16)
+    throw_type(env, "on CUDA, hidden and weight must be bfloat16 (Uint16Array or a 'bfloat16' DeviceTensor)");
+  if (call->hidden.length != c.n * call->h)
+    throw_range(env, "hidden has length " + std::to_string(call->hidden.length) + ", expected N * hiddenSize = " +
+                         std::to_string(c.n) + " * " + std::to_string(call->h));
+  if (call->weight.length != call->v * call->h)
+    throw_range(env, "weight has length " + std::to_string(call->weight.length) + ", expected vocabSize * hiddenSize = " +
+                         std::to_string(call->v) + " * " + std::to_string(call->h));
+  if (auto chunk = number(args, "chunkSize")) {
+    if (*chunk < 1 || *chunk != static_cast<double>(static_cast<size_t>(*chunk)))
+      throw_range(env, "chunkSize must be a positive integer");
+    call->chunk = static_cast<size_t>(*chunk);
+  }
+  if (auto bytes = number(args, "maxChunkBytes")) {
+    if (*bytes < 1) throw_range(env, "maxChunkBytes must be positive");
+    call->max_chunk_bytes = static_cast<size_t>(*bytes);
+  }
+  // Gradients live where their inputs live.
+  auto make_grad = [&](const Operand& like, size_t length, Napi::Reference<Napi::Value>& ref, float*& host) {
+    if (like.on_device) {
+      DeviceBuffer buffer;
+      ref = Napi::Persistent(Napi::Value(new_device_tensor(env, DType::F32, length, &buffer)));
+      host = static_cast<float*>(buffer.ptr);
+    } else {
+      Napi::Float32Array array = Napi::Float32Array::New(env, length);
+      ref = Napi::Persistent(Napi::Value(array));
+      host = array.Data();
+    }
+  };
+  make_grad(call->hidden, c.n * call->h, call->grad_hidden, call->grad_hidden_host);
+  make_grad(call->weight, call->v * call->h, call->grad_weight, call->grad_weight_host);
+  return call;
+}
+
+Napi::Object hidden_result(Napi::Env env, HiddenCall& call, const dapo_cuda_loss_stats& s) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("loss", s.loss);
+  result.Set("gradHidden", call.grad_hidden.Value());
+  result.Set("gradWeight", call.grad_weight.Value());
+  result.Set("logprobs", call.common.logprobs.Value());
+  if (!call.common.entropy.IsEmpty()) result.Set("entropy", call.common.entropy.Value());
+  result.Set("stats", stats_object(env, s));
+  return result;
+}
+
+Napi::Value DapoLossFromHidden(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto call = parse_hidden(info, false);
+    const CommonCall& c = call->common;
+    HiddenLossInputs in;
+    in.n = c.n;
+    in.hidden = call->h;
+    in.vocab = call->v;
+    const bool f32 = call->hidden.dtype == DType::F32;
+    in.hidden_f32 = f32 ? static_cast<const float*>(call->hidden.ptr) : nullptr;
+    in.hidden_bf16 = f32 ? nullptr : static_cast<const uint16_t*>(call->hidden.ptr);
+    in.weight_f32 = f32 ? static_cast<const float*>(call->weight.ptr) : nullptr;
+    in.weight_bf16 = f32 ? nullptr : static_cast<const uint16_t*>(call->weight.ptr);
+    in.tokens = static_cast<const int32_t*>(c.tokens.ptr);
+    in.old_logprobs = static_cast<const float*>(c.old_logprobs.ptr);
+    in.advantages = static_cast<const float*>(c.advantages.ptr);
+    in.mask = static_cast<const uint8_t*>(c.mask.ptr);
+    in.seq_ids = static_cast<const int32_t*>(c.seq_ids.ptr);
+    if (call->chunk) in.vocab_chunk = call->chunk;
+    HiddenLossOutputs out;
+    out.grad_hidden = call->grad_hidden_host;
+    out.grad_weight = call->grad_weight_host;
+    out.logprobs = c.logprobs.Value().Data();
+    out.entropy = c.entropy.IsEmpty() ? nullptr : c.entropy.Value().Data();
+    const LossStats s = dapo_loss_from_hidden(in, c.options, out);
+    dapo_cuda_loss_stats stats{};
+    stats.loss = s.loss;
+    stats.clip_frac_low = s.clip_frac_low, stats.clip_frac_high = s.clip_frac_high;
+    stats.clip_frac_dual = s.clip_frac_dual, stats.approx_kl = s.approx_kl;
+    stats.tokens = s.tokens;
+    return hidden_result(env, *call, stats);
+  });
+}
+
+dapo_cuda_hidden_args hidden_abi(const HiddenCall& call) {
+  dapo_cuda_hidden_args a{};
+  a.common = to_abi(call.common);
+  a.hidden = call.h;
+  a.vocab = call.v;
+  a.hidden_states = call.hidden.in();
+  a.weight = call.weight.in();
+  a.grad_hidden = dapo_cuda_out{call.grad_hidden_host, call.hidden.on_device ? 1 : 0};
+  a.grad_weight = dapo_cuda_out{call.grad_weight_host, call.weight.on_device ? 1 : 0};
+  a.chunk_rows = call.chunk;
+  a.max_chunk_bytes = call.max_chunk_bytes;
+  return a;
+}
+
+Napi::Object cuda_hidden_result(Napi::Env env, HiddenCall& call, const dapo_cuda_loss_stats& s) {
+  Napi::Object result = hidden_result(env, call, s);
+  result.Set("kernelMs", s.kernel_ms);
+  result.Set("peakExtraBytes", static_cast<double>(s.peak_extra_bytes));
+  return result;
+}
+
+Napi::Value CudaDapoLossFromHidden(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const CudaModule& cuda = require_cuda();
+    auto call = parse_hidden(info, true);
+    const dapo_cuda_hidden_args args = hidden_abi(*call);
+    dapo_cuda_loss_stats stats{};
+    char message[1024] = {0};
+    check_cuda(cuda.dapo_loss_hidden(&args, &stats, message, sizeof message), message);
+    return cuda_hidden_result(env, *call, stats);
+  });
+}
+
+class HiddenWorker : public Napi::AsyncWorker {
+ public:
+  HiddenWorker(Napi::Env env, const CudaModule& cuda, std::unique_ptr<HiddenCall> call)
+      : Napi::AsyncWorker(env, "cudaDapoLossFromHiddenAsync"), deferred_(Napi::Promise::Deferred::New(env)),
+        cuda_(cuda), call_(std::move(call)), args_(hidden_abi(*call_)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = cuda_.dapo_loss_hidden(&args_, &stats_, message_, sizeof message_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      check_cuda(status_, message_);
+      deferred_.Resolve(cuda_hidden_result(env, *call_, stats_));
+    } catch (const std::exception& e) {
+      deferred_.Reject(to_js_error(env, e).Value());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  const CudaModule& cuda_;
+  std::unique_ptr<HiddenCall> call_;
+  dapo_cuda_hidden_args args_;
+  dapo_cuda_loss_stats stats_{};
+  int status_ = 0;
+  char message_[1024] = {0};
+};
+
+Napi::Value CudaDapoLossFromHiddenAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  try {
+    const CudaModule& cuda = require_cuda();
+    auto* worker = new HiddenWorker(env, cuda, parse_hidden(info, true));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+  } catch (const std::exception& e) {
+    deferred.Reject(to_js_error(env, e).Value());
+  }
+  return deferred.Promise();
+}
+
+}  // namespace
+
+void register_hidden_loss(Napi::Env env, Napi::Object exports) {
+  exports.Set("dapoLossFromHidden", Napi::Function::New(env, DapoLossFromHidden, "dapoLossFromHidden"));
+  exports.Set("cudaDapoLossFromHidden", Napi::Function::New(env, CudaDapoLossFromHidden, "cudaDapoLossFromHidden"));
+  exports.Set("cudaDapoLossFromHiddenAsync",
+              Napi::Function::New(env, CudaDapoLossFromHiddenAsync, "cudaDapoLossFromHiddenAsync"));
+}
+
+}  // namespace dapo::bind
