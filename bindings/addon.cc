@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dapo::bind::register_runtime(env, exports);
   dapo::bind::register_loss(env, exports);
   dapo::bind::register_cuda(env, exports);
+  dapo::bind::register_policy(env, exports);
   return exports;
 }
 

@@ -6,4 +6,5 @@ namespace dapo::bind {
 void register_loss(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);
 void register_cuda(Napi::Env env, Napi::Object exports);
+void register_policy(Napi::Env env, Napi::Object exports);
 }  // namespace dapo::bind

@@ -2,6 +2,20 @@
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CudaAddon } from './loss/cuda-types.js';
+import type { PolicyAddon } from './policy/native-types.js';
+export type {
+  NativePolicyConfig,
+  NativeParamInfo,
+  NativePackedBatch,
+  NativeLossSpec,
+  NativeAccumulateResult,
+  NativeGenerateArgs,
+  NativeGenerateResult,
+  NativePolicyEngine,
+  NativeGemmArgs,
+  PolicyAddon,
+} from './policy/native-types.js';
 
 export type Aggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
 
@@ -49,7 +63,7 @@ export interface CudaInfo {
 }
 
 /** Everything the addon exports, typed. Engine bindings add their members here. */
-export interface NativeAddon {
+export interface NativeAddon extends CudaAddon, PolicyAddon {
   dapoLoss(args: NativeLossArgs): NativeLossResult;
   dapoLossAsync(args: NativeLossArgs): Promise<NativeLossResult>;
   groupAdvantages(rewards: Float32Array, groupSize: number, opts?: { std?: boolean; eps?: number }): Float32Array;

@@ -1,0 +1,52 @@
+#include "model/gemm.h"
+
+#include "common/cpu_features.h"
+
+namespace dapo {
+
+void sgemm(const GemmArgs& args) {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool use_avx2 = cpu_has_avx2_fma();
+  if (use_avx2) return avx2::sgemm(args);
+#endif
+  generic::sgemm(args);
+}
+
+void sgemm_naive(const GemmArgs& g) {
+  for (size_t i = 0; i < g.m; ++i)
+    for (size_t j = 0; j < g.n; ++j) {
+      double s = g.accumulate ? g.c[i * g.ldc + j] : 0.0;
+      for (size_t p = 0; p < g.k; ++p)
+        s += static_cast<double>(g.a[i * g.a_row + p * g.a_col]) * g.b[p * g.b_row + j * g.b_col];
+      g.c[i * g.ldc + j] = static_cast<float>(s);
+    }
+}
+
+void gemm_nt(size_t m, size_t n, size_t k, const float* x, const float* w, float* c, bool accumulate) {
+  GemmArgs g;
+  g.m = m; g.n = n; g.k = k;
+  g.a = x; g.a_row = k; g.a_col = 1;
+  g.b = w; g.b_row = 1; g.b_col = k;
+  g.c = c; g.ldc = n; g.accumulate = accumulate;
+  sgemm(g);
+}
+
+void gemm_nn(size_t m, size_t n, size_t k, const float* x, const float* w, float* c, bool accumulate) {
+  GemmArgs g;
+  g.m = m; g.n = n; g.k = k;
+  g.a = x; g.a_row = k; g.a_col = 1;
+  g.b = w; g.b_row = n; g.b_col = 1;
+  g.c = c; g.ldc = n; g.accumulate = accumulate;
+  sgemm(g);
+}
+
+void gemm_tn(size_t m, size_t n, size_t k, const float* x, const float* y, float* c, bool accumulate) {
+  GemmArgs g;
+  g.m = m; g.n = n; g.k = k;
+  g.a = x; g.a_row = 1; g.a_col = m;
+  g.b = y; g.b_row = n; g.b_col = 1;
+  g.c = c; g.ldc = n; g.accumulate = accumulate;
+  sgemm(g);
+}
+
+}  // namespace dapo

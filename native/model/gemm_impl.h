@@ -1,0 +1,167 @@
+// Body of the blocked GEMM, included once per instruction set (gemm_generic.cc, gemm_avx2.cc)
+// with DAPO_GEMM_NAMESPACE naming it. Goto/BLIS layout: B is packed in KC x NR panels, A in
+// KC x MR panels, and a 6 x 16 register-tile micro-kernel runs over them.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/thread_pool.h"
+#include "model/gemm.h"
+#if defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+namespace {
+
+typedef float f8 __attribute__((vector_size(32)));
+
+constexpr size_t MR = 6, NR = 16;
+constexpr size_t KC = 256;        // depth of a packed slab (fixed: it fixes the summation order)
+constexpr size_t MC = 96;         // rows of A per task (16 panels, 96 KiB packed at KC = 256)
+constexpr size_t NT = 256;        // columns of C per task
+constexpr size_t NC = 4096;       // columns of B packed at once (4 MiB at KC = 256)
+
+inline f8 load8(const float* p) { f8 v; std::memcpy(&v, p, sizeof v); return v; }
+inline void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
+inline f8 splat8(float x) { return f8{x, x, x, x, x, x, x, x}; }
+inline f8 fmadd(f8 a, f8 b, f8 c) {
+#if defined(__FMA__)
+  return (f8)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+  return a * b + c;
+#endif
+}
+
+// c (mr x nr, mr <= 6, nr <= 16) (+)= packed a (kc x 6) * packed b (kc x 16).
+inline void micro_kernel(size_t kc, const float* __restrict a, const float* __restrict b, float* c, size_t ldc,
+                         bool accumulate, size_t mr, size_t nr) {
+  f8 c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
+  for (size_t p = 0; p < kc; ++p) {
+    const f8 b0 = load8(b), b1 = load8(b + 8);
+    f8 av;
+    av = splat8(a[0]); c00 = fmadd(av, b0, c00); c01 = fmadd(av, b1, c01);
+    av = splat8(a[1]); c10 = fmadd(av, b0, c10); c11 = fmadd(av, b1, c11);
+    av = splat8(a[2]); c20 = fmadd(av, b0, c20); c21 = fmadd(av, b1, c21);
+    av = splat8(a[3]); c30 = fmadd(av, b0, c30); c31 = fmadd(av, b1, c31);
+    av = splat8(a[4]); c40 = fmadd(av, b0, c40); c41 = fmadd(av, b1, c41);
+    av = splat8(a[5]); c50 = fmadd(av, b0, c50); c51 = fmadd(av, b1, c51);
+    a += MR;
+    b += NR;
+  }
+  const f8 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  if (mr == MR && nr == NR) {
+    for (size_t i = 0; i < MR; ++i) {
+      float* ci = c + i * ldc;
+      if (accumulate) {
+        store8(ci, load8(ci) + rows[i][0]);
+        store8(ci + 8, load8(ci + 8) + rows[i][1]);
+      } else {
+        store8(ci, rows[i][0]);
+        store8(ci + 8, rows[i][1]);
+      }
+    }
+    return;
+  }
+  float tile[MR * NR];
+  for (size_t i = 0; i < MR; ++i) {
+    store8(tile + i * NR, rows[i][0]);
+    store8(tile + i * NR + 8, rows[i][1]);
+  }
+  for (size_t i = 0; i < mr; ++i)
+    for (size_t j = 0; j < nr; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+}
+
+// A rows [i0, i0+mc) x depth [p0, p0+kc) -> panels of MR rows, zero-padded.
+void pack_a(const dapo::GemmArgs& g, size_t i0, size_t mc, size_t p0, size_t kc, float* out) {
+  for (size_t ir = 0; ir < mc; ir += MR) {
+    const size_t mr = std::min(MR, mc - ir);
+    float* panel = out + ir * kc;
+    for (size_t p = 0; p < kc; ++p) {
+      const float* src = g.a + (i0 + ir) * g.a_row + (p0 + p) * g.a_col;
+      size_t i = 0;
+      for (; i < mr; ++i) panel[p * MR + i] = src[i * g.a_row];
+      for (; i < MR; ++i) panel[p * MR + i] = 0.0f;
+    }
+  }
+}
+
+// One NR-wide panel of B: depth [p0, p0+kc), columns [j0, j0+nr), zero-padded.
+void pack_b_panel(const dapo::GemmArgs& g, size_t p0, size_t kc, size_t j0, size_t nr, float* panel) {
+  if (g.b_col == 1 && nr == NR) {
+    for (size_t p = 0; p < kc; ++p) std::memcpy(panel + p * NR, g.b + (p0 + p) * g.b_row + j0, NR * sizeof(float));
+    return;
+  }
+  if (g.b_row == 1) {  // B^T stored row-major: walk each source column contiguously
+    for (size_t j = 0; j < NR; ++j) {
+      if (j < nr) {
+        const float* src = g.b + (j0 + j) * g.b_col + p0;
+        for (size_t p = 0; p < kc; ++p) panel[p * NR + j] = src[p];
+      } else {
+        for (size_t p = 0; p < kc; ++p) panel[p * NR + j] = 0.0f;
+      }
+    }
+    return;
+  }
+  for (size_t p = 0; p < kc; ++p) {
+    const float* src = g.b + (p0 + p) * g.b_row + j0 * g.b_col;
+    size_t j = 0;
+    for (; j < nr; ++j) panel[p * NR + j] = src[j * g.b_col];
+    for (; j < NR; ++j) panel[p * NR + j] = 0.0f;
+  }
+}
+
+struct Buffers {
+  std::vector<float> a, b;
+};
+
+}  // namespace
+
+namespace dapo {
+namespace DAPO_GEMM_NAMESPACE {
+
+void sgemm(const GemmArgs& g) {
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) {
+    if (!g.accumulate)
+      for (size_t i = 0; i < g.m; ++i) std::memset(g.c + i * g.ldc, 0, g.n * sizeof(float));
+    return;
+  }
+  static thread_local Buffers buf;
+  const size_t m_panels = (g.m + MR - 1) / MR;
+  for (size_t jc = 0; jc < g.n; jc += NC) {
+    const size_t nc = std::min(NC, g.n - jc);
+    const size_t n_panels = (nc + NR - 1) / NR;
+    for (size_t pc = 0; pc < g.k; pc += KC) {
+      const size_t kc = std::min(KC, g.k - pc);
+      if (buf.b.size() < n_panels * NR * kc) buf.b.resize(n_panels * NR * kc);
+      if (buf.a.size() < m_panels * MR * kc) buf.a.resize(m_panels * MR * kc);
+      float* bp = buf.b.data();
+      float* ap = buf.a.data();
+      parallel_for(n_panels, 8, [&](size_t begin, size_t end) {
+        for (size_t jp = begin; jp < end; ++jp)
+          pack_b_panel(g, pc, kc, jc + jp * NR, std::min(NR, nc - jp * NR), bp + jp * NR * kc);
+      });
+      parallel_for(m_panels, 8, [&](size_t begin, size_t end) {
+        const size_t i0 = begin * MR, i1 = std::min(g.m, end * MR);
+        pack_a(g, i0, i1 - i0, pc, kc, ap + i0 * kc);
+      });
+      const bool acc = g.accumulate || pc > 0;
+      const size_t m_tiles = (g.m + MC - 1) / MC, n_tiles = (nc + NT - 1) / NT;
+      parallel_for(m_tiles * n_tiles, 1, [&](size_t begin, size_t end) {
+        for (size_t t = begin; t < end; ++t) {
+          const size_t i0 = (t / n_tiles) * MC, j0 = (t % n_tiles) * NT;
+          const size_t i1 = std::min(g.m, i0 + MC), j1 = std::min(nc, j0 + NT);
+          for (size_t j = j0; j < j1; j += NR) {
+            const float* bpanel = bp + (j / NR) * NR * kc;
+            for (size_t i = i0; i < i1; i += MR)
+              micro_kernel(kc, ap + i * kc, bpanel, g.c + i * g.ldc + jc + j, g.ldc, acc, std::min(MR, i1 - i),
+                           std::min(NR, j1 - j));
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace DAPO_GEMM_NAMESPACE
+}  // namespace dapo

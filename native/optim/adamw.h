@@ -1,0 +1,44 @@
+// AdamW (Loshchilov & Hutter) with fp32 state, decoupled weight decay as torch.optim.AdamW,
+// and global-norm gradient clipping (torch.nn.utils.clip_grad_norm_).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace dapo {
+
+struct AdamWOptions {
+  double lr = 1e-6;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+  double clip_grad_norm = 0;  // <= 0: no clipping
+};
+
+struct AdamWStats {
+  double grad_norm = 0;  // before clipping
+  bool clipped = false;
+  uint64_t step = 0;     // steps taken so far, this one included
+};
+
+class AdamW {
+ public:
+  void resize(size_t n);
+  // One update of w from g; decay[i] says whether weight decay applies to w[i] (null: all).
+  // Non-finite gradients throw before anything changes.
+  AdamWStats step(float* w, const float* g, const uint8_t* decay, size_t n, const AdamWOptions& o);
+
+  std::vector<float>& m() { return m_; }
+  std::vector<float>& v() { return v_; }
+  uint64_t steps() const { return t_; }
+  void set_steps(uint64_t t) { t_ = t; }
+
+ private:
+  std::vector<float> m_, v_;
+  uint64_t t_ = 0;
+};
+
+// sqrt(sum g^2) in double, in a fixed order (fixed chunks, then the chunk sums in sequence).
+double global_norm(const float* g, size_t n);
+
+}  // namespace dapo

@@ -1,0 +1,124 @@
+// The policy engine's part of the addon's typed surface (src/native.ts's NativeAddon names it).
+import type { Aggregation } from '../native.js';
+
+/** The model shape handed to the native engine (src/policy/config.ts builds it). */
+export interface NativePolicyConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositions: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  qkvBias: boolean;
+  qkNorm: boolean;
+  tieWordEmbeddings: boolean;
+  ropeScaling?: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+}
+
+export interface NativeParamInfo {
+  name: string;
+  shape: number[];
+  size: number;
+  decay: boolean;
+}
+
+/** A packed batch as the engine reads it; per-target arrays follow the targets in order. */
+export interface NativePackedBatch {
+  tokens: Int32Array;
+  offsets: Int32Array;
+  promptLengths?: Int32Array;
+  oldLogprobs?: Float32Array;
+  advantages?: Float32Array;
+  mask?: Uint8Array;
+}
+
+export type NativeLossSpec =
+  | {
+      kind: 'dapo';
+      clipLow?: number;
+      clipHigh?: number;
+      clipC?: number;
+      aggregation?: Aggregation;
+      tokenCount?: number;
+      seqCount?: number;
+      entropy?: boolean;
+    }
+  | { kind: 'nll'; tokenCount?: number; entropy?: boolean };
+
+export interface NativeAccumulateResult {
+  loss: number;
+  tokens: number;
+  logprobs: Float32Array;
+  entropy?: Float32Array;
+  stats: { clipFracLow: number; clipFracHigh: number; clipFracDual: number; approxKl: number };
+}
+
+export interface NativeGenerateArgs {
+  promptTokens: Int32Array;
+  promptOffsets: Int32Array;
+  promptIds?: number[];
+  n?: number;
+  maxNewTokens: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  stop?: Int32Array;
+}
+
+export interface NativeGenerateResult {
+  tokens: Int32Array;
+  logprobs: Float32Array;
+  offsets: Int32Array;
+  finished: Uint8Array;
+}
+
+/** The policy engine's native object (CPU now; a CUDA engine implements the same surface). */
+export interface NativePolicyEngine {
+  params(): NativeParamInfo[];
+  numParameters(): number;
+  initRandom(seed: number, std: number): void;
+  setParam(index: number, data: Uint8Array | Float32Array | Uint16Array, dtype: 'F32' | 'BF16' | 'F16'): void;
+  getParam(index: number, dtype?: 'F32'): Float32Array;
+  getParam(index: number, dtype: 'BF16'): Uint16Array;
+  getGrad(index: number): Float32Array;
+  getOptimizerState(index: number, moment: 'm' | 'v'): Float32Array;
+  setOptimizerState(index: number, moment: 'm' | 'v', state: Float32Array): void;
+  optimizerSteps(): number;
+  setOptimizerSteps(steps: number): void;
+  zeroGrad(): void;
+  forwardLogits(ids: Int32Array): Promise<Float32Array>;
+  logprobs(batch: NativePackedBatch, opts?: { entropy?: boolean }): Promise<{ logprobs: Float32Array; entropy?: Float32Array }>;
+  accumulate(batch: NativePackedBatch, loss: NativeLossSpec): Promise<NativeAccumulateResult>;
+  step(opts: { lr: number; weightDecay?: number; betas?: [number, number]; eps?: number; clipGradNorm?: number }): Promise<{
+    gradNorm: number;
+    clipped: boolean;
+    step: number;
+  }>;
+  generate(args: NativeGenerateArgs): Promise<NativeGenerateResult>;
+  dispose(): void;
+}
+
+export interface NativeGemmArgs {
+  a: Float32Array;
+  b: Float32Array;
+  m: number;
+  n: number;
+  k: number;
+  transA?: boolean;
+  transB?: boolean;
+  naive?: boolean;
+}
+
+/** The members the policy bindings add to the addon. */
+export interface PolicyAddon {
+  PolicyEngine: new (config: NativePolicyConfig) => NativePolicyEngine;
+  /** C[m, n] = op(A) op(B) with the engine's GEMM (or the naive triple loop). */
+  gemm(args: NativeGemmArgs): Float32Array;
+  /** The distribution the sampler draws from after temperature, top-k and top-p. */
+  samplingDistribution(logits: Float32Array, opts?: { temperature?: number; topP?: number; topK?: number }): Float64Array;
+}

@@ -1,0 +1,418 @@
+// The policy: a causal LM whose weights, gradients, AdamW state and KV cache live natively.
+// TypeScript hands over token ids and gets back tokens, log-probs and statistics. The CPU
+// engine sits behind NativePolicyEngine; a CUDA engine can implement the same surface.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, copyFileSync, writeFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { native, type Aggregation } from '../native.js';
+import type { NativeAccumulateResult, NativePolicyEngine } from './native-types.js';
+import type { CharTokenizer } from '../tokenizer/char.js';
+import type { PackedBatch, TrainBatch } from './batch.js';
+import { builtinConfig } from './builtin.js';
+import { parseHfConfig, toHfConfig, type PolicyConfig } from './config.js';
+import { PolicyError } from './errors.js';
+import { readModelHeaders, readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorToWrite } from './safetensors.js';
+
+export type PolicyDevice = 'cpu' | 'cuda' | 'auto';
+
+export interface PolicyLoadOptions {
+  /** 'cpu' (default) or 'auto'; 'cuda' needs the CUDA engine (not in this build yet). */
+  device?: PolicyDevice;
+  /** Seed of the random initialisation of builtin models (default 0). */
+  seed?: number;
+  /** Standard deviation of the random initialisation (default 0.02). */
+  initStd?: number;
+  /** Load optimizer.safetensors when the folder has one (default true). */
+  loadOptimizer?: boolean;
+}
+
+export type PolicyLoss =
+  | {
+      kind: 'dapo';
+      clipLow?: number;
+      clipHigh?: number;
+      /** Dual-clip bound (> 1) for negative advantages; off when absent. */
+      clipC?: number;
+      aggregation?: Aggregation;
+      /** Divisor of token-mean: the mini-batch's token count under gradient accumulation. */
+      tokenCount?: number;
+      seqCount?: number;
+      entropy?: boolean;
+    }
+  | { kind: 'nll'; tokenCount?: number; entropy?: never };
+
+export interface AccumulateResult {
+  /** This call's share of the loss (already divided by tokenCount). */
+  loss: number;
+  /** Targets counted (mask = 1). */
+  tokens: number;
+  /** log p of every target under the current weights. */
+  logprobs: Float32Array;
+  entropy?: Float32Array;
+  stats: { clipFracLow: number; clipFracHigh: number; clipFracDual: number; approxKl: number };
+}
+
+export interface StepOptions {
+  lr: number;
+  /** Decoupled weight decay on matrices (embeddings and projections), not norms or biases. Default 0. */
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Global gradient-norm clip; 0 or absent: none. */
+  clipGradNorm?: number;
+}
+
+export interface StepResult {
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  clipped: boolean;
+  /** Optimizer steps taken so far. */
+  step: number;
+}
+
+export interface GenerateOptions {
+  /** Samples per prompt (default 1). */
+  n?: number;
+  maxNewTokens: number;
+  /** 0: greedy. Default 1. */
+  temperature?: number;
+  topP?: number;
+  /** 0: no limit. */
+  topK?: number;
+  seed?: number;
+  /** Token ids that end a response (kept as its last token). Default: the model's eos ids. */
+  stop?: ArrayLike<number>;
+  /**
+   * A stable id per prompt (e.g. its dataset row). Sampling draws are keyed by (seed, prompt id,
+   * sample index, position), so a prompt gets the same rollouts in any batch. Default: the
+   * prompt's index in this call.
+   */
+  promptIds?: number[];
+}
+
+export interface Rollout {
+  tokens: Int32Array;
+  /** log-softmax of the untempered logits at each generated token (the policy's own log-probs). */
+  logprobs: Float32Array;
+  /** Ended on a stop id. */
+  finished: boolean;
+  /** Cut at maxNewTokens or the context length. */
+  truncated: boolean;
+}
+
+export interface SaveOptions {
+  /** Weights dtype in model.safetensors (default 'float32', exact). */
+  dtype?: 'float32' | 'bfloat16';
+  /** Write optimizer.safetensors (AdamW moments and step). Default: when a step has been taken. */
+  optimizer?: boolean;
+}
+
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'tokenizer.model',
+  'added_tokens.json',
+  'chat_template.jinja',
+  'generation_config.json',
+];
+
+function resolveDevice(device: PolicyDevice | undefined): 'cpu' {
+  if (device === undefined || device === 'cpu' || device === 'auto') return 'cpu';
+  if (device === 'cuda') throw new PolicyError('E_DEVICE', "device 'cuda' is not available for the policy engine in this build (use 'cpu' or 'auto')");
+  throw new RangeError(`device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
+}
+
+function readJson(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new PolicyError('E_MODEL_NOT_FOUND', `${file}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new PolicyError('E_MODEL_CONFIG', `${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+export class Policy {
+  readonly config: PolicyConfig;
+  readonly device: 'cpu';
+  /** Where the weights came from: a folder, or builtin:<name>. */
+  readonly source: string;
+  /** The character tokenizer of builtin:tiny; load HF tokenizers with loadTokenizer(dir). */
+  readonly tokenizer?: CharTokenizer;
+  private engine: NativePolicyEngine | null;
+  private readonly names: string[];
+  private readonly shapes: number[][];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(config: PolicyConfig, engine: NativePolicyEngine, source: string, tokenizer?: CharTokenizer) {
+    this.config = config;
+    this.device = 'cpu';
+    this.source = source;
+    this.tokenizer = tokenizer;
+    this.engine = engine;
+    const params = engine.params();
+    this.names = params.map((p) => p.name);
+    this.shapes = params.map((p) => p.shape);
+  }
+
+  /** A folder in Hugging Face layout, or builtin:tiny / builtin:llama-20m (random weights). */
+  static async load(pathOrBuiltin: string, options: PolicyLoadOptions = {}): Promise<Policy> {
+    if (typeof pathOrBuiltin !== 'string' || pathOrBuiltin.length === 0) throw new TypeError('path must be a non-empty string');
+    resolveDevice(options.device);
+    if (pathOrBuiltin.startsWith('builtin:')) {
+      const { config, tokenizer } = builtinConfig(pathOrBuiltin.slice('builtin:'.length));
+      return Policy.fromConfig(config, options, pathOrBuiltin, tokenizer);
+    }
+    const dir = resolve(pathOrBuiltin);
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new PolicyError('E_MODEL_NOT_FOUND', `${pathOrBuiltin}: no such folder (expected a Hugging Face model folder or builtin:tiny)`);
+    const config = parseHfConfig(readJson(join(dir, 'config.json')), join(dir, 'config.json'));
+    const genFile = join(dir, 'generation_config.json');
+    if (existsSync(genFile)) {
+      const gen = readJson(genFile);
+      const extra = typeof gen.eos_token_id === 'number' ? [gen.eos_token_id] : Array.isArray(gen.eos_token_id) ? gen.eos_token_id : [];
+      for (const id of extra) if (typeof id === 'number' && !config.eosTokenIds.includes(id)) config.eosTokenIds.push(id);
+    }
+    if (!existsSync(join(dir, 'model.safetensors')) && !existsSync(join(dir, 'model.safetensors.index.json'))) {
+      const hint = existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: convert it to safetensors)' : '';
+      throw new PolicyError('E_MODEL_NOT_FOUND', `${dir}: no model.safetensors or model.safetensors.index.json${hint}`);
+    }
+    const headers = readModelHeaders(dir);
+    const engine = new native.PolicyEngine(config);
+    const policy = new Policy(config, engine, dir);
+    try {
+      policy.names.forEach((name, i) => {
+        const entry = headers.get(name);
+        if (!entry) throw new PolicyError('E_WEIGHTS', `${dir}: tensor ${name} is missing from the checkpoint`);
+        const want = policy.shapes[i];
+        if (entry.shape.length !== want.length || entry.shape.some((d, j) => d !== want[j]))
+          throw new PolicyError('E_WEIGHTS', `${entry.file}: ${name} has shape [${entry.shape.join(', ')}], the config needs [${want.join(', ')}]`);
+        if (entry.dtype !== 'F32' && entry.dtype !== 'BF16' && entry.dtype !== 'F16')
+          throw new PolicyError('E_WEIGHTS', `${entry.file}: ${name} has dtype ${entry.dtype} (F32, BF16 or F16 are read)`);
+        engine.setParam(i, readTensorBytes(entry), entry.dtype);
+      });
+      if ((options.loadOptimizer ?? true) && existsSync(join(dir, 'optimizer.safetensors'))) policy.loadOptimizer(join(dir, 'optimizer.safetensors'));
+    } catch (e) {
+      engine.dispose();
+      throw e;
+    }
+    return policy;
+  }
+
+  /** A randomly initialised policy of the given shape. */
+  static fromConfig(config: PolicyConfig, options: PolicyLoadOptions = {}, source = 'config', tokenizer?: CharTokenizer): Policy {
+    resolveDevice(options.device);
+    const engine = new native.PolicyEngine(config);
+    engine.initRandom(options.seed ?? 0, options.initStd ?? 0.02);
+    return new Policy(config, engine, source, tokenizer);
+  }
+
+  private live(): NativePolicyEngine {
+    if (!this.engine) throw new PolicyError('E_DEVICE', 'the policy has been disposed');
+    return this.engine;
+  }
+
+  /** Runs calls one after another, so a second call waits instead of failing as busy. */
+  private serial<T>(fn: (engine: NativePolicyEngine) => Promise<T>): Promise<T> {
+    const run = this.queue.then(
+      () => fn(this.live()),
+      () => fn(this.live()),
+    );
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  get numParameters(): number {
+    return this.live().numParameters();
+  }
+
+  /** Hugging Face names of the parameters, in the engine's order. */
+  parameterNames(): string[] {
+    return [...this.names];
+  }
+
+  parameterShape(name: string): number[] {
+    return [...this.shapes[this.index(name)]];
+  }
+
+  private index(name: string): number {
+    const i = this.names.indexOf(name);
+    if (i < 0) throw new RangeError(`no parameter named ${JSON.stringify(name)}`);
+    return i;
+  }
+
+  /** A copy of one parameter (fp32). */
+  getParameter(name: string): Float32Array {
+    return this.live().getParam(this.index(name));
+  }
+
+  setParameter(name: string, values: Float32Array): void {
+    if (!(values instanceof Float32Array)) throw new TypeError('values must be a Float32Array');
+    this.live().setParam(this.index(name), values, 'F32');
+  }
+
+  /** A copy of the accumulated gradient of one parameter. */
+  getGradient(name: string): Float32Array {
+    return this.live().getGrad(this.index(name));
+  }
+
+  zeroGrad(): void {
+    this.live().zeroGrad();
+  }
+
+  /** Logits [T * V] at every position of one sequence. */
+  forwardLogits(ids: Int32Array): Promise<Float32Array> {
+    return this.serial((e) => e.forwardLogits(ids));
+  }
+
+  /** log p of every target token of a packed batch (the old log-probs of the ratio). */
+  logprobs(batch: PackedBatch): Promise<Float32Array> {
+    return this.serial(async (e) => (await e.logprobs(batch)).logprobs);
+  }
+
+  /** Log-probs and the entropy of each predicting distribution. */
+  logprobsWithEntropy(batch: PackedBatch): Promise<{ logprobs: Float32Array; entropy: Float32Array }> {
+    return this.serial(async (e) => {
+      const r = await e.logprobs(batch, { entropy: true });
+      return { logprobs: r.logprobs, entropy: r.entropy! };
+    });
+  }
+
+  /** Forward, loss and backward; the gradients add to those of earlier calls until step(). */
+  accumulate(batch: TrainBatch, loss: PolicyLoss): Promise<AccumulateResult> {
+    if (typeof loss !== 'object' || loss === null) return Promise.reject(new TypeError('loss must be an object'));
+    return this.serial((e) => e.accumulate(batch, loss) as Promise<NativeAccumulateResult>);
+  }
+
+  /** One AdamW update from the accumulated gradients, which are then cleared. */
+  step(options: StepOptions): Promise<StepResult> {
+    return this.serial((e) => e.step(options));
+  }
+
+  /** n rollouts per prompt with a KV cache, grouped by prompt. */
+  generate(prompts: Int32Array[], options: GenerateOptions): Promise<Rollout[][]> {
+    if (!Array.isArray(prompts) || prompts.length === 0) return Promise.reject(new TypeError('prompts must be a non-empty array of Int32Array'));
+    if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('options must be an object'));
+    for (let i = 0; i < prompts.length; i++)
+      if (!(prompts[i] instanceof Int32Array)) return Promise.reject(new TypeError(`prompts[${i}] must be an Int32Array`));
+    const offsets = new Int32Array(prompts.length + 1);
+    prompts.forEach((p, i) => (offsets[i + 1] = offsets[i] + p.length));
+    const promptTokens = new Int32Array(offsets[prompts.length]);
+    prompts.forEach((p, i) => promptTokens.set(p, offsets[i]));
+    const n = options.n ?? 1;
+    const stop = options.stop === undefined ? Int32Array.from(this.config.eosTokenIds) : Int32Array.from(Array.from(options.stop));
+    return this.serial(async (e) => {
+      const r = await e.generate({
+        promptTokens,
+        promptOffsets: offsets,
+        promptIds: options.promptIds,
+        n,
+        maxNewTokens: options.maxNewTokens,
+        temperature: options.temperature,
+        topP: options.topP,
+        topK: options.topK,
+        seed: options.seed,
+        stop,
+      });
+      const groups: Rollout[][] = [];
+      for (let p = 0; p < prompts.length; p++) {
+        const group: Rollout[] = [];
+        for (let j = 0; j < n; j++) {
+          const q = p * n + j;
+          const finished = r.finished[q] === 1;
+          group.push({
+            tokens: r.tokens.slice(r.offsets[q], r.offsets[q + 1]),
+            logprobs: r.logprobs.slice(r.offsets[q], r.offsets[q + 1]),
+            finished,
+            truncated: !finished,
+          });
+        }
+        groups.push(group);
+      }
+      return groups;
+    });
+  }
+
+  /**
+   * Writes config.json, model.safetensors (HF names), optimizer.safetensors and the tokenizer
+   * files into a temporary folder beside dir, then renames it into place.
+   */
+  save(dir: string, options: SaveOptions = {}): Promise<void> {
+    if (typeof dir !== 'string' || dir.length === 0) return Promise.reject(new TypeError('dir must be a non-empty string'));
+    const dtype = options.dtype ?? 'float32';
+    if (dtype !== 'float32' && dtype !== 'bfloat16') return Promise.reject(new RangeError(`dtype must be 'float32' or 'bfloat16', got '${String(dtype)}'`));
+    return this.serial(async (e) => {
+      const target = resolve(dir);
+      mkdirSync(dirname(target), { recursive: true });
+      const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp);
+      try {
+        writeFileSync(join(tmp, 'config.json'), JSON.stringify(toHfConfig(this.config, dtype), null, 2) + '\n');
+        const st = dtype === 'float32' ? 'F32' : 'BF16';
+        const tensors: TensorToWrite[] = this.names.map((name, i) => ({
+          name,
+          dtype: st,
+          shape: this.shapes[i],
+          data: () => (st === 'F32' ? e.getParam(i) : e.getParam(i, 'BF16')),
+        }));
+        writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+        if (options.optimizer ?? e.optimizerSteps() > 0) this.saveOptimizer(e, join(tmp, 'optimizer.safetensors'));
+        if (this.tokenizer) {
+          this.tokenizer.saveTo(tmp);
+          if (!existsSync(join(tmp, 'generation_config.json')))
+            writeFileSync(join(tmp, 'generation_config.json'), JSON.stringify({ eos_token_id: this.config.eosTokenIds, bos_token_id: this.config.bosTokenId }, null, 2) + '\n');
+        } else if (!this.source.startsWith('builtin:') && this.source !== 'config') {
+          for (const f of TOKENIZER_FILES) if (existsSync(join(this.source, f))) copyFileSync(join(this.source, f), join(tmp, f));
+        }
+        const old = `${tmp}.old`;
+        if (existsSync(target)) renameSync(target, old);
+        renameSync(tmp, target);
+        rmSync(old, { recursive: true, force: true });
+      } catch (err) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw err;
+      }
+    });
+  }
+
+  private saveOptimizer(e: NativePolicyEngine, file: string): void {
+    const tensors: TensorToWrite[] = [];
+    this.names.forEach((name, i) => {
+      tensors.push({ name: `${name}.exp_avg`, dtype: 'F32', shape: this.shapes[i], data: () => e.getOptimizerState(i, 'm') });
+      tensors.push({ name: `${name}.exp_avg_sq`, dtype: 'F32', shape: this.shapes[i], data: () => e.getOptimizerState(i, 'v') });
+    });
+    writeSafetensors(file, tensors, { format: 'dapo-adamw', step: String(e.optimizerSteps()) });
+  }
+
+  private loadOptimizer(file: string): void {
+    const e = this.live();
+    const { tensors, metadata } = readSafetensorsHeader(file);
+    const step = Number(metadata.step);
+    if (metadata.format !== 'dapo-adamw' || !Number.isInteger(step) || step < 0)
+      throw new PolicyError('E_SAFETENSORS', `${file}: not a dapo optimizer state (format ${JSON.stringify(metadata.format)}, step ${JSON.stringify(metadata.step)})`);
+    this.names.forEach((name, i) => {
+      for (const [suffix, moment] of [['exp_avg', 'm'], ['exp_avg_sq', 'v']] as const) {
+        const entry = tensors.get(`${name}.${suffix}`);
+        if (!entry || entry.dtype !== 'F32' || entry.end - entry.begin !== this.shapes[i].reduce((a, d) => a * d, 1) * 4)
+          throw new PolicyError('E_SAFETENSORS', `${file}: ${name}.${suffix} is missing or has the wrong shape or dtype`);
+        const bytes = readTensorBytes(entry);
+        e.setOptimizerState(i, moment, new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+      }
+    });
+    e.setOptimizerSteps(step);
+  }
+
+  /** Frees the native memory; the policy cannot be used afterwards. */
+  dispose(): void {
+    if (!this.engine) return;
+    this.engine.dispose();
+    this.engine = null;
+  }
+}
