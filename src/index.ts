@@ -3,6 +3,10 @@ export { dapoLoss, dapoLossAsync, groupAdvantages, DEVICES } from './loss/index.
 export type { DapoLossOptions, DapoLossResult, Device, GroupAdvantageOptions } from './loss/index.js';
 export { referenceDapoLoss, referenceGroupAdvantages, tokenLoss, bf16ToNumber, numberToBf16 } from './loss/reference.js';
 export type { Aggregation, LossStats, CudaInfo } from './native.js';
+export { dapoLossFromHidden, dapoLossFromHiddenAsync } from './loss/hidden.js';
+export type { DapoLossFromHiddenOptions, HiddenLossArgs, HiddenLossResult } from './loss/hidden.js';
+export { DeviceTensor, cudaDapoLoss, cudaDapoLossAsync, cudaGroupAdvantages } from './loss/device.js';
+export type { CudaLossArgs, CudaLossResult, DeviceDType } from './loss/device.js';
 export {
   dapoMathReward, dapoBoxedReward, normalizeFinalAnswer, overlongPenalty, overlongPenaltyFor,
   loadRewardModule, resolveReward, RewardError,

@@ -27,20 +27,16 @@ function requireOptions<T>(options: T, what: string): T {
   return options;
 }
 
-function cudaLoss(): never {
-  throw new Error("device 'cuda' for dapoLoss is not built into this version yet");
-}
-
 /** The DAPO policy loss and its gradient, synchronously. */
 export function dapoLoss(options: DapoLossOptions): DapoLossResult {
   const { device, ...args } = requireOptions(options, 'dapoLoss');
-  return resolveDevice(device) === 'cuda' ? cudaLoss() : native.dapoLoss(args);
+  return resolveDevice(device) === 'cuda' ? (native.cudaDapoLoss(args) as DapoLossResult) : native.dapoLoss(args);
 }
 
 /** As dapoLoss, computed off the main thread. */
 export async function dapoLossAsync(options: DapoLossOptions): Promise<DapoLossResult> {
   const { device, ...args } = requireOptions(options, 'dapoLoss');
-  return resolveDevice(device) === 'cuda' ? cudaLoss() : native.dapoLossAsync(args);
+  return resolveDevice(device) === 'cuda' ? ((await native.cudaDapoLossAsync(args)) as DapoLossResult) : native.dapoLossAsync(args);
 }
 
 export interface GroupAdvantageOptions {
@@ -53,5 +49,7 @@ export interface GroupAdvantageOptions {
 /** One advantage per response from the rewards of each group of `groupSize` responses. */
 export function groupAdvantages(rewards: Float32Array, groupSize: number, opts: GroupAdvantageOptions = {}): Float32Array {
   const { device, ...rest } = requireOptions(opts, 'groupAdvantages');
-  return resolveDevice(device) === 'cuda' ? cudaLoss() : native.groupAdvantages(rewards, groupSize, rest);
+  return resolveDevice(device) === 'cuda'
+    ? (native.cudaGroupAdvantages(rewards, groupSize, rest) as Float32Array)
+    : native.groupAdvantages(rewards, groupSize, rest);
 }

@@ -1,0 +1,99 @@
+// Types of the CUDA backend's part of the addon (bindings/cuda_*.cc) and of the LM-head loss.
+import type { Aggregation, LossStats, NativeLossArgs, NativeLossResult } from '../native.js';
+
+export type DeviceDType = 'float32' | 'bfloat16' | 'int32' | 'uint8';
+
+/** Memory on the GPU, kept between calls. Free it with dispose() (or let it be collected). */
+export interface DeviceTensor {
+  readonly dtype: DeviceDType;
+  readonly length: number;
+  readonly byteLength: number;
+  readonly disposed: boolean;
+  /** Copies to the host: into `out` when given (same type and length), else a fresh array. */
+  download<T extends Float32Array | Uint16Array | Int32Array | Uint8Array>(out?: T): T;
+  download(): Float32Array | Uint16Array | Int32Array | Uint8Array;
+  dispose(): void;
+}
+
+export interface DeviceTensorClass {
+  /** Float32Array -> 'float32', Uint16Array -> 'bfloat16' (bits), Int32Array -> 'int32', Uint8Array -> 'uint8'. */
+  upload(array: Float32Array | Uint16Array | Int32Array | Uint8Array): DeviceTensor;
+  empty(dtype: DeviceDType, length: number): DeviceTensor;
+}
+
+type Arr<T> = T | DeviceTensor;
+
+/** dapoLoss arguments on CUDA: any array may be a DeviceTensor of the same element type. */
+export interface CudaLossArgs extends Omit<NativeLossArgs, 'logits' | 'tokens' | 'logprobs' | 'oldLogprobs' | 'advantages' | 'mask' | 'seqIds' | 'gradOut'> {
+  logits?: Arr<Float32Array | Uint16Array>;
+  tokens?: Arr<Int32Array>;
+  logprobs?: Arr<Float32Array>;
+  oldLogprobs: Arr<Float32Array>;
+  advantages: Arr<Float32Array>;
+  mask: Arr<Uint8Array>;
+  seqIds?: Arr<Int32Array>;
+  gradOut?: Arr<Float32Array>;
+  /** Write the gradient over the logits DeviceTensor (same dtype as the logits). */
+  inPlace?: boolean;
+}
+
+export interface CudaLossResult extends Omit<NativeLossResult, 'grad'> {
+  /** A Float32Array, or a DeviceTensor when the logits (or log-probs) were one, or the logits tensor itself in place. */
+  grad: Float32Array | DeviceTensor;
+  /** Device time of the call's kernels (CUDA events), host copies excluded. */
+  kernelMs: number;
+}
+
+/** Arguments of dapoLossFromHidden: logits = hidden weight^T, never materialised whole. */
+export interface HiddenLossArgs {
+  /** [N * hiddenSize]: bfloat16 bits (Uint16Array) or, on the CPU only, Float32Array. */
+  hidden: Arr<Uint16Array | Float32Array>;
+  /** [vocabSize * hiddenSize], the LM head, same dtype as hidden. */
+  weight: Arr<Uint16Array | Float32Array>;
+  hiddenSize: number;
+  vocabSize: number;
+  tokens: Arr<Int32Array>;
+  oldLogprobs: Arr<Float32Array>;
+  advantages: Arr<Float32Array>;
+  mask: Arr<Uint8Array>;
+  seqIds?: Arr<Int32Array>;
+  clipLow?: number;
+  clipHigh?: number;
+  clipC?: number;
+  aggregation?: Aggregation;
+  tokenCount?: number;
+  seqCount?: number;
+  entropy?: boolean;
+  /** CPU: vocabulary entries per logits chunk (default 4096). CUDA: tokens per chunk (default: what fits in maxChunkBytes). */
+  chunkSize?: number;
+  /** CUDA: bytes of logits scratch per chunk (default 768 MiB). */
+  maxChunkBytes?: number;
+}
+
+export interface HiddenLossResult {
+  loss: number;
+  /** d loss / d hidden [N * hiddenSize] (a DeviceTensor when hidden was one). */
+  gradHidden: Float32Array | DeviceTensor;
+  /** d loss / d weight [vocabSize * hiddenSize] (a DeviceTensor when weight was one). */
+  gradWeight: Float32Array | DeviceTensor;
+  logprobs: Float32Array;
+  entropy?: Float32Array;
+  stats: LossStats;
+  /** CUDA only: device time and the scratch the call held at its peak. */
+  kernelMs?: number;
+  peakExtraBytes?: number;
+}
+
+/** The addon's CUDA members and the LM-head loss; src/native.ts's NativeAddon extends this. */
+export interface CudaAddon {
+  DeviceTensor: DeviceTensorClass;
+  cudaDapoLoss(args: CudaLossArgs): CudaLossResult;
+  cudaDapoLossAsync(args: CudaLossArgs): Promise<CudaLossResult>;
+  cudaGroupAdvantages(rewards: Arr<Float32Array>, groupSize: number, opts?: { std?: boolean; eps?: number }): Float32Array | DeviceTensor;
+  /** Median ms of a device-to-device copy of `bytes` (timed by CUDA events). */
+  cudaCopyBench(bytes: number, iterations?: number): number;
+  cudaMemInfo(): { free: number; total: number };
+  dapoLossFromHidden(args: HiddenLossArgs): HiddenLossResult;
+  cudaDapoLossFromHidden(args: HiddenLossArgs): HiddenLossResult;
+  cudaDapoLossFromHiddenAsync(args: HiddenLossArgs): Promise<HiddenLossResult>;
+}
