@@ -93,7 +93,8 @@ describe('dapoLossFromHidden (CPU)', () => {
       const got = dapoLossFromHidden({ ...args, chunkSize: 1 + rng.int(c.v) });
       const want = viaLogits(args);
       const errors = {
-        loss: Math.abs(got.loss - want.loss) / Math.max(Math.abs(want.loss), 1e-12),
+        // The loss sums terms of both signs; measure it against their scale (about 1), not its own size.
+        loss: Math.abs(got.loss - want.loss) / Math.max(Math.abs(want.loss), 1),
         logprobs: maxRelError(got.logprobs, want.logprobs),
         entropy: maxRelError(got.entropy!, want.entropy!),
         gradHidden: maxRelError(got.gradHidden as Float32Array, want.gradHidden),
@@ -125,10 +126,11 @@ describe('dapoLossFromHidden (CPU)', () => {
     const oldLogprobs = Float32Array.from(base.logprobs, (lp) => lp - rng.uniform(-0.05, 0.05));
     const probe = { ...args, oldLogprobs };
     const r = dapoLossFromHidden(probe);
-    const eps = 1e-2;
+    const eps = 3e-3;
     const check = (key: 'hidden' | 'weight', grad: Float32Array) => {
       const values = probe[key] as Float32Array;
       let worst = 0;
+      const scale = grad.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
       for (let t = 0; t < 8; t++) {
         const k = rng.int(values.length);
         const plus = Float32Array.from(values);
@@ -136,7 +138,7 @@ describe('dapoLossFromHidden (CPU)', () => {
         plus[k] += eps;
         minus[k] -= eps;
         const fd = (dapoLossFromHidden({ ...probe, [key]: plus }).loss - dapoLossFromHidden({ ...probe, [key]: minus }).loss) / (2 * eps);
-        worst = Math.max(worst, Math.abs(fd - grad[k]) / Math.max(Math.abs(grad[k]), 1e-3));
+        worst = Math.max(worst, Math.abs(fd - grad[k]) / Math.max(Math.abs(grad[k]), 0.05 * scale));
       }
       console.log(`  ${key}: worst relative difference to finite differences ${worst.toExponential(2)}`);
       assert.ok(worst < 2e-2, `${key}: ${worst}`);
