@@ -558,6 +558,7 @@ AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* 
   head_chunks(f, tg, chunk_cuts(tg, seq_mode), dhf.data(), [&](size_t r0, size_t r1, const float* logits, float* dl) {
     LossInputs in;
     in.n = r1 - r0;
+    in.from_logits = true;
     in.vocab = c_.vocab;
     in.logits_f32 = logits;
     in.tokens = tg.token.data() + r0;
