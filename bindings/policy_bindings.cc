@@ -600,8 +600,6 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       auto toks = typed_array<int32_t>(o, "promptTokens", napi_int32_array, "Int32Array", true);
       auto offs = typed_array<int32_t>(o, "promptOffsets", napi_int32_array, "Int32Array", true);
       auto stop = typed_array<int32_t>(o, "stop", napi_int32_array, "Int32Array", false);
-      auto ids = typed_array<float>(o, "promptIds", napi_float32_array, "Float32Array", false);
-      (void)ids;
       if (offs->length < 2) throw_range(env, "prompts must hold at least one prompt");
       const size_t np = offs->length - 1;
       if (static_cast<size_t>(offs->data[np]) != toks->length) throw_range(env, "promptOffsets must end at promptTokens.length");
