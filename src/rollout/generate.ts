@@ -31,6 +31,8 @@ export async function generateGroups(
     topK: sampling.topK,
     seed,
     stop: tokenizer.eosTokenIds,
+    // Draws keyed by dataset row, so a prompt's samples do not depend on what it is batched with.
+    promptIds: rows.map((r) => r.id),
   });
   const texts = await tokenizer.decodeBatch(
     samples.flatMap((group) => group.map((s) => s.tokens)),

@@ -29,6 +29,6 @@ export interface Group {
 export interface SamplingPolicy {
   generate(
     prompts: Int32Array[],
-    options: { n: number; maxNewTokens: number; temperature: number; topP: number; topK: number; seed: number; stop: number[] },
+    options: { n: number; maxNewTokens: number; temperature: number; topP: number; topK: number; seed: number; stop: number[]; promptIds?: number[] },
   ): Promise<Array<Array<{ tokens: Int32Array; logprobs: Float32Array; finished: boolean }>>>;
 }

@@ -23,9 +23,9 @@ export interface ArithmeticTaskOptions {
 
 export const ARITHMETIC_DEFAULTS: ArithmeticTaskOptions = {
   seed: 1,
-  maxOperand: 29,
+  maxOperand: 9,
   valFraction: 0.15,
-  warmupCorrect: 0.35,
+  warmupCorrect: 0.5,
   warmupFiller: 0.3,
 };
 

@@ -154,7 +154,7 @@ export const BUILTIN_SCALE: Partial<TrainConfig> = {
   n: 8,
   trainBatch: 16,
   genBatch: 24,
-  maxResponseLen: 12,
+  maxResponseLen: 16,
   overlongBuffer: 4,
   miniBatch: 8,
   microBatch: 64,

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// The dapo command line: one command per file in src/cli/commands.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+
+import { plotCommand } from './commands/plot.js';
+import { trainCommand } from './commands/train.js';
+
+await yargs(hideBin(process.argv))
+  .scriptName('dapo')
+  .command(trainCommand)
+  .command(plotCommand)
+  .demandCommand(1, 'name a command: train or plot')
+  .strict()
+  .wrap(Math.min(110, process.stdout.columns ?? 110))
+  .fail((message, error, y) => {
+    if (error) {
+      const code = (error as { code?: string }).code;
+      console.error(`dapo: ${error.message}${code ? ` (${code})` : ''}`);
+    } else {
+      console.error(`${y.help()}\n\ndapo: ${message}`);
+    }
+    process.exit(1);
+  })
+  .parseAsync();

@@ -1,0 +1,70 @@
+// Everything a run needs before its first step: policy, tokenizer, prompts (train and
+// validation, already encoded), the reward function.
+import { resolve } from 'node:path';
+
+import { loadPromptDataset, type PromptRow } from '../data/index.js';
+import { Policy } from '../policy/index.js';
+import { resolveReward, type RewardFn } from '../reward/index.js';
+import { makeArithmeticTask } from '../task/arithmetic.js';
+import { loadTokenizer, type TextTokenizer } from '../tokenizer/index.js';
+import { BUILTIN_DATASET, BUILTIN_MODEL, ConfigError, type TrainConfig } from './config.js';
+
+export interface Prompts {
+  rows: PromptRow[];
+  ids: Int32Array[];
+}
+
+export interface RunInputs {
+  policy: Policy;
+  tokenizer: TextTokenizer;
+  train: Prompts;
+  val: Prompts | undefined;
+  reward: RewardFn;
+  builtinTask: ReturnType<typeof makeArithmeticTask> | undefined;
+  notes: string[];
+}
+
+async function encodeRows(rows: PromptRow[], tokenizer: TextTokenizer): Promise<Int32Array[]> {
+  return Promise.all(rows.map((r) => r.promptIds ?? tokenizer.encodeChat(r.messages)));
+}
+
+export async function loadParquetPrompts(file: string, config: TrainConfig, tokenizer: TextTokenizer, notes: string[]): Promise<Prompts> {
+  const dataset = await loadPromptDataset(file, {
+    inputKey: config.inputKey,
+    answerKey: config.answerKey,
+    instruction: config.instruction,
+    dedupe: config.dedupe,
+    encodePrompt: (messages) => tokenizer.encodeChat(messages),
+    maxPromptLen: config.maxPromptLen,
+    overlongPrompt: config.promptOverflow,
+  });
+  const s = dataset.stats;
+  notes.push(
+    `${file}: ${s.rows} prompts (${s.fileRows} rows read, ${s.duplicates} duplicates, ${s.nullRows} empty, ` +
+      `${s.dropped} dropped and ${s.truncated} truncated at maxPromptLen ${config.maxPromptLen})`,
+  );
+  return { rows: dataset.rows, ids: dataset.rows.map((r) => r.promptIds!) };
+}
+
+/** `modelSource` overrides config.model (a checkpoint's model folder when resuming). */
+export async function setupRun(config: TrainConfig, modelSource?: string): Promise<RunInputs> {
+  const notes: string[] = [];
+  const builtinData = config.dataset === BUILTIN_DATASET;
+  const policy = await Policy.load(modelSource ?? config.model, { device: config.device, seed: config.seed });
+  const tokenizer: TextTokenizer = policy.tokenizer ?? loadTokenizer(resolve(modelSource ?? config.model));
+  if (!tokenizer.hasChatTemplate) notes.push('the tokenizer has no chat template: prompts are plain text');
+  if (builtinData && tokenizer.kind !== 'char')
+    throw new ConfigError(`the built-in arithmetic task needs the character tokenizer of ${BUILTIN_MODEL}; give --dataset for ${config.model}`);
+
+  if (builtinData) {
+    const task = makeArithmeticTask({ seed: config.seed });
+    const encode = async (rows: PromptRow[]) => ({ rows, ids: await encodeRows(rows, tokenizer) });
+    notes.push(`built-in task: ${task.train.length} training problems, ${task.val.length} held out`);
+    return { policy, tokenizer, train: await encode(task.train), val: await encode(task.val), reward: await resolveReward('dapo-math'), builtinTask: task, notes };
+  }
+
+  const train = await loadParquetPrompts(config.dataset, config, tokenizer, notes);
+  const val = config.valDataset ? await loadParquetPrompts(config.valDataset, config, tokenizer, notes) : undefined;
+  const reward = await resolveReward(config.reward);
+  return { policy, tokenizer, train, val, reward, builtinTask: undefined, notes };
+}

@@ -1,0 +1,98 @@
+// The trainer end to end on a DAPO-Math-17k-schema parquet file, a tiny random Qwen3 model and
+// the real Qwen3 tokenizer: metrics are written, checkpoints load, and a resumed run equals a
+// straight one.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { Policy } from '../src/policy/index.js';
+import { resolveConfig, type TrainConfig } from '../src/train/config.js';
+import { readMetrics } from '../src/train/plot.js';
+import { train } from '../src/train/trainer.js';
+import { makeTinyQwen3 } from '../scripts/make-tiny-qwen3.js';
+
+const work = mkdtempSync(join(tmpdir(), 'dapo-e2e-'));
+const fixture = fileURLToPath(new URL('./fixtures/data/math17k-mini.parquet', import.meta.url));
+const modelDir = join(work, 'tiny-qwen3');
+// A reward that splits every group: correctness from the parity of the response's characters,
+// so dynamic sampling keeps groups and the update path runs on a random model.
+const rewardModule = join(work, 'parity-reward.mjs');
+const quiet = () => {};
+
+before(async () => {
+  await makeTinyQwen3(modelDir, 3);
+  writeFileSync(rewardModule, 'export default (response) => { const acc = [...response].length % 2 === 0; return { score: acc ? 1 : -1, acc }; };\n');
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function config(out: string, extra: Partial<TrainConfig> = {}): TrainConfig {
+  return resolveConfig(
+    {},
+    {
+      model: modelDir,
+      dataset: fixture,
+      valDataset: fixture,
+      valLimit: 2,
+      valSamples: 2,
+      dedupe: true,
+      reward: rewardModule,
+      out,
+      seed: 5,
+      steps: 4,
+      n: 4,
+      trainBatch: 2,
+      genBatch: 3,
+      maxGenBatches: 2,
+      maxResponseLen: 10,
+      overlongBuffer: 4,
+      miniBatch: 1,
+      microBatch: 3,
+      lr: 1e-3,
+      warmup: 1,
+      evalEvery: 2,
+      saveEvery: 2,
+      plotEvery: 0,
+      ...extra,
+    },
+  );
+}
+
+const TIMING = /^(time|perf)\//;
+const withoutTiming = (row: Record<string, number>) => Object.fromEntries(Object.entries(row).filter(([k]) => !TIMING.test(k)));
+
+describe('train on a DAPO-Math-17k parquet with a tiny Qwen3 model', { timeout: 300_000 }, () => {
+  const straight = join(work, 'straight');
+
+  test('a straight run writes metrics, checkpoints, a picture and a final model', async () => {
+    const summary = await train(config(straight), { log: quiet });
+    assert.equal(summary.steps, 4);
+    const rows = readMetrics(join(straight, 'metrics.jsonl'));
+    assert.deepEqual(rows.map((r) => r.step), [0, 1, 2, 3, 4]);
+    for (const key of [
+      'train/reward_mean', 'train/acc_mean', 'train/kept_groups', 'train/num_gen_batches', 'train/resample_rate',
+      'actor/pg_loss', 'actor/entropy', 'actor/clipfrac_low', 'actor/clipfrac_high', 'actor/approx_kl', 'actor/grad_norm',
+      'actor/lr', 'response_length/mean', 'response_length/clip_ratio', 'perf/tokens_per_s', 'time/step_s',
+    ])
+      for (const row of rows.slice(1)) assert.ok(Number.isFinite(row[key]), `step ${row.step}: ${key} = ${row[key]}`);
+    assert.ok(rows[1]['train/kept_groups'] > 0, 'groups were kept and trained on');
+    assert.ok(rows[2]['val/acc'] !== undefined && rows[4]['val/pass@k'] !== undefined, 'validation at steps 2 and 4');
+    assert.ok(readFileSync(summary.plot).subarray(1, 4).toString() === 'PNG');
+    const reloaded = await Policy.load(summary.finalModel);
+    assert.equal(reloaded.config.modelType, 'qwen3');
+    reloaded.dispose();
+    const checkpoint = await Policy.load(join(straight, 'checkpoints', 'step-2', 'model'));
+    checkpoint.dispose();
+  });
+
+  test('resuming from step 2 continues exactly as the straight run', async () => {
+    const resumed = join(work, 'resumed');
+    await train(config(resumed), { resume: straight.replace(/$/, '/checkpoints/step-2'), log: quiet });
+    const a = readMetrics(join(straight, 'metrics.jsonl')).filter((r) => r.step > 2).map(withoutTiming);
+    const b = readMetrics(join(resumed, 'metrics.jsonl')).map(withoutTiming);
+    assert.deepEqual(b, a);
+    assert.ok(readFileSync(join(resumed, 'final', 'model.safetensors')).equals(readFileSync(join(straight, 'final', 'model.safetensors'))), 'final weights are bit-identical');
+  });
+});
