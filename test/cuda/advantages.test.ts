@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { cudaGroupAdvantages, DeviceTensor, groupAdvantages } from '../../src/index.js';
+import { cudaGroupAdvantages, DeviceTensor } from '../../src/loss/device.js';
+import { groupAdvantages } from '../../src/loss/index.js';
 import { Rng, testSeed } from '../helpers/random.js';
 import { checkErrors, maxRelError, skipReason, TOLERANCE } from './device.js';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { DeviceTensor } from '../../src/index.js';
+import { DeviceTensor } from '../../src/loss/device.js';
 import { Rng, testSeed } from '../helpers/random.js';
 import { skipReason } from './device.js';
 

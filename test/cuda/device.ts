@@ -1,9 +1,12 @@
 // Shared by the CUDA suite: whether a device is usable (else every test is skipped with the
 // reason from cudaInfo(), never counted as passed), tolerances, and error reporting.
-import { cudaInfo } from '../../src/index.js';
-import { maxRelError } from '../helpers/random.js';
+// Imports stay inside src/loss and src/native.ts so that scripts/cuda-device-bundle.sh can bundle
+// the suite for the GPU machine without the data and tokenizer packages.
+import { numberToBf16 } from '../../src/loss/reference.js';
+import { native, type Aggregation, type NativeLossArgs } from '../../src/native.js';
+import { maxRelError, Rng } from '../helpers/random.js';
 
-const info = cudaInfo();
+const info = native.cudaInfo();
 /** Why the CUDA tests cannot run here, or undefined when they can. */
 export const skipReason: string | undefined =
   info.loaded && info.devices > 0 ? undefined : `no usable CUDA device: ${info.reason ?? 'unknown reason'}`;
@@ -23,3 +26,35 @@ export function checkErrors(label: string, errors: Record<string, number>, toler
 }
 
 export { maxRelError };
+
+/** Sequences of random lengths packed back to back (as test/helpers/loss-inputs.ts). */
+export function randomSeqIds(rng: Rng, n: number): Int32Array {
+  const ids = new Int32Array(n);
+  let seq = 0;
+  let left = 1 + rng.int(6);
+  for (let i = 0; i < n; i++) {
+    if (left === 0) {
+      seq++;
+      left = 1 + rng.int(6);
+    }
+    ids[i] = seq;
+    left--;
+  }
+  return ids;
+}
+
+/** Random loss inputs whose ratios straddle both clip edges (as test/helpers/loss-inputs.ts). */
+export function randomLossArgs(
+  rng: Rng,
+  c: { n: number; v: number; dtype: 'f32' | 'bf16'; aggregation: Aggregation; clipC?: number; entropy?: boolean },
+): NativeLossArgs {
+  const logitsF32 = rng.floats(c.n * c.v, 2);
+  const logits = c.dtype === 'bf16' ? Uint16Array.from(logitsF32, numberToBf16) : logitsF32;
+  const tokens = Int32Array.from({ length: c.n }, () => rng.int(c.v));
+  const advantages = Float32Array.from({ length: c.n }, () => (rng.next() < 0.5 ? -1 : 1) * rng.uniform(0.1, 2));
+  const mask = Uint8Array.from({ length: c.n }, () => (rng.next() < 0.8 ? 1 : 0));
+  const current = native.dapoLoss({ logits, vocabSize: c.v, tokens, oldLogprobs: new Float32Array(c.n), advantages, mask }).logprobs;
+  const oldLogprobs = Float32Array.from(current, (lp) => lp - Math.log(rng.uniform(0.55, 1.7)));
+  return { logits, vocabSize: c.v, tokens, oldLogprobs, advantages, mask, seqIds: randomSeqIds(rng, c.n),
+    aggregation: c.aggregation, clipC: c.clipC, entropy: c.entropy };
+}

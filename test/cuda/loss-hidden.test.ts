@@ -2,11 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { dapoLoss, dapoLossFromHidden, DeviceTensor, numberToBf16, bf16ToNumber, type Aggregation } from '../../src/index.js';
-import type { HiddenLossArgs } from '../../src/loss/hidden.js';
-import { randomSeqIds } from '../helpers/loss-inputs.js';
+import { DeviceTensor } from '../../src/loss/device.js';
+import { dapoLossFromHidden, type HiddenLossArgs } from '../../src/loss/hidden.js';
+import { dapoLoss } from '../../src/loss/index.js';
+import { bf16ToNumber, numberToBf16 } from '../../src/loss/reference.js';
+import type { Aggregation } from '../../src/native.js';
 import { Rng, testSeed } from '../helpers/random.js';
-import { checkErrors, maxRelError, skipReason, TOLERANCE } from './device.js';
+import { checkErrors, maxRelError, randomSeqIds, skipReason, TOLERANCE } from './device.js';
 
 const seed = testSeed();
 console.log(`cuda hidden tests: DAPO_TEST_SEED=${seed}`);

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { cudaDapoLoss, dapoLoss, dapoLossAsync, DeviceTensor, numberToBf16, type Aggregation } from '../../src/index.js';
-import type { NativeLossArgs } from '../../src/native.js';
-import { randomLossArgs } from '../helpers/loss-inputs.js';
+import { cudaDapoLoss, DeviceTensor } from '../../src/loss/device.js';
+import { dapoLoss, dapoLossAsync } from '../../src/loss/index.js';
+import { numberToBf16 } from '../../src/loss/reference.js';
+import type { Aggregation, NativeLossArgs } from '../../src/native.js';
 import { Rng, testSeed } from '../helpers/random.js';
-import { checkErrors, maxRelError, skipReason, TOLERANCE } from './device.js';
+import { checkErrors, maxRelError, randomLossArgs, skipReason, TOLERANCE } from './device.js';
 
 const seed = testSeed();
 console.log(`cuda loss tests: DAPO_TEST_SEED=${seed}`);
