@@ -19,7 +19,6 @@ constexpr size_t MR = 6, NR = 16;
 constexpr size_t KC = 256;        // depth of a packed slab (fixed: it fixes the summation order)
 constexpr size_t MC = 96;         // rows of A per task (16 panels, 96 KiB packed at KC = 256)
 constexpr size_t NT = 256;        // columns of C per task
-constexpr size_t NC = 4096;       // columns of B packed at once (4 MiB at KC = 256)
 
 inline f8 load8(const float* p) { f8 v; std::memcpy(&v, p, sizeof v); return v; }
 inline void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
@@ -110,15 +109,14 @@ void pack_b_panel(const dapo::GemmArgs& g, size_t p0, size_t kc, size_t j0, size
   }
 }
 
-struct Buffers {
-  std::vector<float> a, b;
-};
-
 }  // namespace
 
 namespace dapo {
 namespace DAPO_GEMM_NAMESPACE {
 
+// Each task owns one MC x NT block of C and walks the whole depth itself, packing its own
+// slices of A and B: no barriers between K blocks, and the sum over k still runs in the
+// same order for every element (K blocks in sequence), whatever the tiling or thread count.
 void sgemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) {
@@ -126,41 +124,30 @@ void sgemm(const GemmArgs& g) {
       for (size_t i = 0; i < g.m; ++i) std::memset(g.c + i * g.ldc, 0, g.n * sizeof(float));
     return;
   }
-  static thread_local Buffers buf;
-  const size_t m_panels = (g.m + MR - 1) / MR;
-  for (size_t jc = 0; jc < g.n; jc += NC) {
-    const size_t nc = std::min(NC, g.n - jc);
-    const size_t n_panels = (nc + NR - 1) / NR;
-    for (size_t pc = 0; pc < g.k; pc += KC) {
-      const size_t kc = std::min(KC, g.k - pc);
-      if (buf.b.size() < n_panels * NR * kc) buf.b.resize(n_panels * NR * kc);
-      if (buf.a.size() < m_panels * MR * kc) buf.a.resize(m_panels * MR * kc);
-      float* bp = buf.b.data();
-      float* ap = buf.a.data();
-      parallel_for(n_panels, 8, [&](size_t begin, size_t end) {
-        for (size_t jp = begin; jp < end; ++jp)
-          pack_b_panel(g, pc, kc, jc + jp * NR, std::min(NR, nc - jp * NR), bp + jp * NR * kc);
-      });
-      parallel_for(m_panels, 8, [&](size_t begin, size_t end) {
-        const size_t i0 = begin * MR, i1 = std::min(g.m, end * MR);
-        pack_a(g, i0, i1 - i0, pc, kc, ap + i0 * kc);
-      });
-      const bool acc = g.accumulate || pc > 0;
-      const size_t m_tiles = (g.m + MC - 1) / MC, n_tiles = (nc + NT - 1) / NT;
-      parallel_for(m_tiles * n_tiles, 1, [&](size_t begin, size_t end) {
-        for (size_t t = begin; t < end; ++t) {
-          const size_t i0 = (t / n_tiles) * MC, j0 = (t % n_tiles) * NT;
-          const size_t i1 = std::min(g.m, i0 + MC), j1 = std::min(nc, j0 + NT);
-          for (size_t j = j0; j < j1; j += NR) {
-            const float* bpanel = bp + (j / NR) * NR * kc;
-            for (size_t i = i0; i < i1; i += MR)
-              micro_kernel(kc, ap + i * kc, bpanel, g.c + i * g.ldc + jc + j, g.ldc, acc, std::min(MR, i1 - i),
-                           std::min(NR, j1 - j));
-          }
+  const size_t m_tiles = (g.m + MC - 1) / MC, n_tiles = (g.n + NT - 1) / NT;
+  parallel_for(m_tiles * n_tiles, 1, [&](size_t begin, size_t end) {
+    thread_local std::vector<float> abuf, bbuf;
+    abuf.resize(MC * KC);
+    bbuf.resize(NT * KC);
+    for (size_t t = begin; t < end; ++t) {
+      // Column-major over tiles: neighbouring tasks share a B strip while it is warm in L3.
+      const size_t i0 = (t % m_tiles) * MC, j0 = (t / m_tiles) * NT;
+      const size_t i1 = std::min(g.m, i0 + MC), j1 = std::min(g.n, j0 + NT);
+      for (size_t pc = 0; pc < g.k; pc += KC) {
+        const size_t kc = std::min(KC, g.k - pc);
+        for (size_t j = j0; j < j1; j += NR)
+          pack_b_panel(g, pc, kc, j, std::min(NR, j1 - j), bbuf.data() + (j - j0) * kc);
+        pack_a(g, i0, i1 - i0, pc, kc, abuf.data());
+        const bool acc = g.accumulate || pc > 0;
+        for (size_t j = j0; j < j1; j += NR) {
+          const float* bpanel = bbuf.data() + (j - j0) * kc;
+          for (size_t i = i0; i < i1; i += MR)
+            micro_kernel(kc, abuf.data() + (i - i0) * kc, bpanel, g.c + i * g.ldc + j, g.ldc, acc,
+                         std::min(MR, i1 - i), std::min(NR, j1 - j));
         }
-      });
+      }
     }
-  }
+  });
 }
 
 }  // namespace DAPO_GEMM_NAMESPACE

@@ -47,4 +47,13 @@ struct AttentionBackward {
 };
 void attention_backward(const AttentionBackward& a);
 
+namespace generic {
+void attention_forward(const AttentionRows& a);
+void attention_backward(const AttentionBackward& a);
+}  // namespace generic
+namespace avx2 {
+void attention_forward(const AttentionRows& a);
+void attention_backward(const AttentionBackward& a);
+}  // namespace avx2
+
 }  // namespace dapo

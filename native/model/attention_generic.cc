@@ -1,0 +1,3 @@
+// Attention for any CPU.
+#define DAPO_ATTN_NAMESPACE generic
+#include "model/attention_impl.h"
