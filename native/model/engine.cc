@@ -43,6 +43,59 @@ void validate_config(const ModelConfig& c) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Buffers
+
+struct Engine::LayerBuf {
+  std::vector<float> x_in, rstd1, h1, q_pre, k_pre, q_rstd, k_rstd, q, k, v, attn, lse, x_mid, rstd2, h2, gate, up,
+      act;
+  void size(const ModelConfig& c, size_t t) {
+    const size_t h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, in = c.intermediate;
+    x_in.resize(t * h);
+    rstd1.resize(t);
+    h1.resize(t * h);
+    if (c.qk_norm) {
+      q_pre.resize(t * qd);
+      k_pre.resize(t * kvd);
+      q_rstd.resize(t * c.heads);
+      k_rstd.resize(t * c.kv_heads);
+    }
+    q.resize(t * qd);
+    k.resize(t * kvd);
+    v.resize(t * kvd);
+    attn.resize(t * qd);
+    lse.resize(t * c.heads);
+    x_mid.resize(t * h);
+    rstd2.resize(t);
+    h2.resize(t * h);
+    gate.resize(t * in);
+    up.resize(t * in);
+    act.resize(t * in);
+  }
+};
+
+// Where a layer's keys and values go and which of them each row attends to.
+struct Engine::KvPlan {
+  // Called with the rows' new k, v (after RoPE); fills the attention bases and counts.
+  std::function<void(const float* k, const float* v, std::vector<const float*>& kb, std::vector<const float*>& vb,
+                      std::vector<uint32_t>& count, size_t kv_stride_out[1])>
+      place;
+};
+
+struct Engine::Targets {
+  std::vector<uint32_t> row;      // predicting row of each target
+  std::vector<int32_t> token;     // the target token
+  std::vector<int32_t> seq;       // its sequence
+  std::vector<size_t> seq_begin;  // [n_seqs + 1]: targets of sequence s
+};
+
+struct Engine::Forward {
+  std::vector<std::vector<float>> xs;  // residual stream at each layer boundary (or two, ping-pong)
+  std::vector<LayerBuf> bufs;          // per layer when recording, else one
+  std::vector<float> hf, rstd_f;       // after the final norm
+  std::vector<size_t> pos;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Parameters
 
 struct Engine::LayerWeights {
@@ -150,41 +203,7 @@ AdamWStats Engine::step(const AdamWOptions& options) {
 // ---------------------------------------------------------------------------------------------
 // One decoder layer
 
-struct Engine::LayerBuf {
-  std::vector<float> x_in, rstd1, h1, q_pre, k_pre, q_rstd, k_rstd, q, k, v, attn, lse, x_mid, rstd2, h2, gate, up,
-      act;
-  void size(const ModelConfig& c, size_t t) {
-    const size_t h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, in = c.intermediate;
-    x_in.resize(t * h);
-    rstd1.resize(t);
-    h1.resize(t * h);
-    if (c.qk_norm) {
-      q_pre.resize(t * qd);
-      k_pre.resize(t * kvd);
-      q_rstd.resize(t * c.heads);
-      k_rstd.resize(t * c.kv_heads);
-    }
-    q.resize(t * qd);
-    k.resize(t * kvd);
-    v.resize(t * kvd);
-    attn.resize(t * qd);
-    lse.resize(t * c.heads);
-    x_mid.resize(t * h);
-    rstd2.resize(t);
-    h2.resize(t * h);
-    gate.resize(t * in);
-    up.resize(t * in);
-    act.resize(t * in);
-  }
-};
 
-// Where a layer's keys and values go and which of them each row attends to.
-struct Engine::KvPlan {
-  // Called with the rows' new k, v (after RoPE); fills the attention bases and counts.
-  std::function<void(const float* k, const float* v, std::vector<const float*>& kb, std::vector<const float*>& vb,
-                      std::vector<uint32_t>& count, size_t kv_stride_out[1])>
-      place;
-};
 
 // x_in (already in b.x_in) -> x_out. pos[t] is the position of row t in its sequence.
 void Engine::layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, float* x_out,
@@ -351,12 +370,6 @@ size_t Engine::count_targets(const PackedBatch& batch) const {
   return targets;
 }
 
-struct Engine::Targets {
-  std::vector<uint32_t> row;      // predicting row of each target
-  std::vector<int32_t> token;     // the target token
-  std::vector<int32_t> seq;       // its sequence
-  std::vector<size_t> seq_begin;  // [n_seqs + 1]: targets of sequence s
-};
 
 Engine::Targets Engine::targets_of(const PackedBatch& batch) const {
   Targets tg;
@@ -374,12 +387,6 @@ Engine::Targets Engine::targets_of(const PackedBatch& batch) const {
   return tg;
 }
 
-struct Engine::Forward {
-  std::vector<std::vector<float>> xs;  // residual stream at each layer boundary (or two, ping-pong)
-  std::vector<LayerBuf> bufs;          // per layer when recording, else one
-  std::vector<float> hf, rstd_f;       // after the final norm
-  std::vector<size_t> pos;
-};
 
 // The whole stack over a packed batch; records activations for the backward pass when asked.
 void Engine::forward_packed(const PackedBatch& batch, bool record, Forward& f) {
@@ -392,8 +399,9 @@ void Engine::forward_packed(const PackedBatch& batch, bool record, Forward& f) {
       f.pos[i] = static_cast<size_t>(i - batch.offsets[s]);
       seq_off[i] = static_cast<uint32_t>(batch.offsets[s]);
     }
-  f.bufs.resize(record ? c_.layers : 1);
-  for (auto& b : f.bufs) b.size(c_, t);
+  const size_t sets = record ? c_.layers : 1;
+  if (f.bufs.size() < sets) f.bufs.resize(sets);
+  for (size_t i = 0; i < sets; ++i) f.bufs[i].size(c_, t);
   f.xs.assign(1, std::vector<float>());
   LayerBuf& b0 = f.bufs[0];
   const float* embed = w_.data() + embed_;
@@ -472,14 +480,24 @@ std::vector<size_t> Engine::chunk_cuts(const Targets& tg, bool whole_sequences) 
   return cuts;
 }
 
+Engine::Forward& Engine::reuse_forward() {
+  if (!fwd_) fwd_ = std::make_unique<Forward>();
+  return *fwd_;
+}
+
+void Engine::release_buffers() {
+  fwd_.reset();
+  scratch_.reset();
+}
+
 void Engine::backward_packed(const PackedBatch& batch, Forward& f, std::vector<float>& dhf) {
   const size_t t = batch.n_tokens, h = c_.hidden;
   std::vector<float> dx(t * h);
   rmsnorm_backward(dhf.data(), f.xs[0].data(), w_.data() + final_norm_, f.rstd_f.data(), t, h, dx.data(), false,
                    g_.data() + final_norm_);
-  Scratch s;
+  if (!scratch_) scratch_ = std::make_unique<Scratch>();
   for (size_t l = c_.layers; l-- > 0;)
-    layer_backward(l, t, f.pos.data(), batch.offsets, batch.n_seqs, f.bufs[l], dx.data(), s);
+    layer_backward(l, t, f.pos.data(), batch.offsets, batch.n_seqs, f.bufs[l], dx.data(), *scratch_);
   float* ge = g_.data() + embed_;
   parallel_for(h, 32, [&](size_t begin, size_t end) {
     for (size_t i = 0; i < t; ++i) {
@@ -498,7 +516,7 @@ void Engine::forward_logits(const int32_t* tokens, size_t t, float* logits) {
   batch.offsets = offsets;
   batch.n_seqs = 1;
   count_targets(batch);
-  Forward f;
+  Forward& f = reuse_forward();
   forward_packed(batch, false, f);
   gemm_nt(t, c_.vocab, c_.hidden, f.hf.data(), w_.data() + lm_head_, logits, false);
 }
@@ -506,7 +524,7 @@ void Engine::forward_logits(const int32_t* tokens, size_t t, float* logits) {
 void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy) {
   count_targets(batch);
   const Targets tg = targets_of(batch);
-  Forward f;
+  Forward& f = reuse_forward();
   forward_packed(batch, false, f);
   const size_t v = c_.vocab;
   head_chunks(f, tg, chunk_cuts(tg, false), nullptr, [&](size_t r0, size_t r1, const float* logits, float*) {
@@ -547,7 +565,7 @@ AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* 
     }
     opts.aggregation.seq_count = count;
   }
-  Forward f;
+  Forward& f = reuse_forward();
   forward_packed(batch, true, f);
   std::vector<float> dhf(batch.n_tokens * c_.hidden, 0.0f);
   std::vector<float> chunk_logprobs(n);
@@ -609,7 +627,7 @@ AccumulateResult Engine::accumulate_nll(const PackedBatch& batch, const uint8_t*
     token_count = 0;
     for (size_t i = 0; i < n; ++i) token_count += (!mask || mask[i]) ? 1 : 0;
   }
-  Forward f;
+  Forward& f = reuse_forward();
   forward_packed(batch, true, f);
   std::vector<float> dhf(batch.n_tokens * c_.hidden, 0.0f);
   std::vector<float> lp(n);

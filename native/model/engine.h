@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,9 @@ class Engine {
   AdamWStats step(const AdamWOptions& options);
   GenerateResult generate(const GenerateArgs& args);
 
+  // Frees the activation buffers kept between calls.
+  void release_buffers();
+
   // Number of targets of a batch (checks the batch and throws a range error naming the field).
   size_t count_targets(const PackedBatch& batch) const;
 
@@ -112,6 +116,7 @@ class Engine {
                       float* dx, Scratch& s);
   Targets targets_of(const PackedBatch& batch) const;
   void forward_packed(const PackedBatch& batch, bool record, Forward& f);
+  Forward& reuse_forward();
   void backward_packed(const PackedBatch& batch, Forward& f, std::vector<float>& dhf);
   std::vector<size_t> chunk_cuts(const Targets& tg, bool whole_sequences) const;
   void head_chunks(const Forward& f, const Targets& tg, const std::vector<size_t>& cuts, float* dhf,
@@ -125,6 +130,9 @@ class Engine {
   size_t embed_ = 0, final_norm_ = 0, lm_head_ = 0;
   AdamW opt_;
   Rope rope_;
+  // Activations kept between calls so their pages are not faulted in again each time.
+  std::unique_ptr<Forward> fwd_;
+  std::unique_ptr<Scratch> scratch_;
 };
 
 }  // namespace dapo
