@@ -51,6 +51,10 @@ export function parseHfConfig(raw: Record<string, unknown>, source = 'config.jso
   if (raw.use_sliding_window === true) fail(source, 'use_sliding_window', true, 'is not supported (sliding-window attention)');
   if (modelType === 'llama' && typeof raw.sliding_window === 'number')
     fail(source, 'sliding_window', raw.sliding_window, 'is not supported (sliding-window attention)');
+  if (Array.isArray(raw.layer_types)) {
+    const other = raw.layer_types.find((t) => t !== 'full_attention');
+    if (other !== undefined) fail(source, 'layer_types', other, "is not supported (only 'full_attention' layers)");
+  }
   if (raw.pretraining_tp !== undefined && raw.pretraining_tp !== 1)
     fail(source, 'pretraining_tp', raw.pretraining_tp, 'is not supported (only 1)');
   if (raw.partial_rotary_factor !== undefined && raw.partial_rotary_factor !== 1)
