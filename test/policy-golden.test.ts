@@ -27,3 +27,30 @@ for (const arch of ['llama', 'qwen2', 'qwen3']) {
     p.dispose();
   });
 }
+
+// The NumPy reference (scripts/make-model-fixtures.py): a second forward pass written from the
+// transformers modeling code, committed with its fixtures, so this check always runs.
+const reference = fileURLToPath(new URL('./fixtures/models/reference/', import.meta.url));
+for (const arch of ['llama', 'qwen2', 'qwen3']) {
+  test(`${arch}: forwardLogits matches the NumPy reference (float64)`, async () => {
+    const dir = join(reference, arch);
+    const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as { inputs: number[][]; logits: number[][][] };
+    const p = await Policy.load(dir);
+    assert.equal(p.config.modelType, arch);
+    for (let s = 0; s < ref.inputs.length; s++) {
+      const logits = await p.forwardLogits(Int32Array.from(ref.inputs[s]));
+      const v = p.config.vocabSize;
+      let worst = 0;
+      let scale = 0;
+      ref.logits[s].forEach((row, t) =>
+        row.forEach((x, j) => {
+          worst = Math.max(worst, Math.abs(x - logits[t * v + j]));
+          scale = Math.max(scale, Math.abs(x));
+        }),
+      );
+      assert.ok(scale > 0.5, `${arch}: logits too small to test (${scale})`);
+      assert.ok(worst < 1e-4, `${arch} sequence ${s}: max abs error ${worst}`);
+    }
+    p.dispose();
+  });
+}
