@@ -56,3 +56,15 @@ test('bad batches, ids and options are named errors', async () => {
   assert.throws(() => p.getParameter('model.norm.weight'), /disposed/);
   await assert.rejects(p.logprobs(good), /disposed/);
 });
+
+test('dispose while a call runs: the call finishes, queued calls reject, memory is freed after', async () => {
+  const p = await Policy.load('builtin:tiny', { seed: 1 });
+  const batch = packBatch([{ prompt: [1, 2], response: [3, 4, 5] }]);
+  const running = p.logprobs(batch);
+  const queued = p.logprobs(batch);
+  p.dispose();
+  const lp = await running;
+  assert.equal(lp.length, 3);
+  await assert.rejects(queued, /disposed/);
+  p.dispose();
+});

@@ -149,6 +149,7 @@ export class Policy {
   private readonly names: string[];
   private readonly shapes: number[][];
   private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
 
   private constructor(config: PolicyConfig, engine: NativePolicyEngine, source: string, tokenizer?: CharTokenizer) {
     this.config = config;
@@ -220,11 +221,11 @@ export class Policy {
 
   /** Runs calls one after another, so a second call waits instead of failing as busy. */
   private serial<T>(fn: (engine: NativePolicyEngine) => Promise<T>): Promise<T> {
-    const run = this.queue.then(
-      () => fn(this.live()),
-      () => fn(this.live()),
-    );
-    this.queue = run.catch(() => undefined);
+    const start = () => fn(this.live());
+    // An idle policy starts the call now, so a dispose() right after lets it finish.
+    const run = this.pending === 0 ? new Promise<T>((resolve) => resolve(start())) : this.queue.then(start, start);
+    this.pending++;
+    this.queue = run.catch(() => undefined).finally(() => this.pending--);
     return run;
   }
 
@@ -409,10 +410,15 @@ export class Policy {
     e.setOptimizerSteps(step);
   }
 
-  /** Frees the native memory; the policy cannot be used afterwards. */
+  /**
+   * Frees the native memory; the policy cannot be used afterwards. Calls still queued reject;
+   * a call already running finishes first and the memory is freed when it does.
+   */
   dispose(): void {
-    if (!this.engine) return;
-    this.engine.dispose();
+    const engine = this.engine;
+    if (!engine) return;
     this.engine = null;
+    if (this.pending === 0) engine.dispose();
+    else void this.queue.finally(() => engine.dispose());
   }
 }
