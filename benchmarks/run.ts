@@ -1,11 +1,14 @@
 // `npm run bench`: the native kernels against the TypeScript reference (and, with a GPU,
-// CUDA against both). `--quick` runs the smallest sizes. Prints a table and writes
-// benchmarks/results/latest.json.
+// CUDA against both), then the policy engine (GEMM, training and generation tokens/s).
+// `--quick` runs the smallest sizes. Prints tables and writes benchmarks/results/latest.json
+// (loss kernels) and engine-latest.json.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 import { cudaInfo, numThreads } from '../src/index.js';
+import { benchCuda } from './cuda.js';
+import { benchEngine, printEngineRows, type EngineBenchRow } from './engine.js';
 import { benchLoss } from './loss.js';
 import type { BenchRow } from './trial.js';
 
@@ -16,14 +19,19 @@ async function main() {
   log(`dapo bench${quick ? ' (quick)' : ''}: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${numThreads()} threads`);
   const cuda = cudaInfo();
   log(`CUDA: ${cuda.devices > 0 ? cuda.deviceNames?.join(', ') : `not used (${cuda.reason})`}`);
-  const rows: BenchRow[] = [...(await benchLoss(quick, log))];
+  const rows: BenchRow[] = [...(await benchLoss(quick, log)), ...(await benchCuda(quick, log))];
+  const engineRows: EngineBenchRow[] = await benchEngine(quick, log);
 
   const dir = fileURLToPath(new URL('results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const tmp = `${dir}latest.json.tmp`;
   writeFileSync(tmp, JSON.stringify(rows, null, 2) + '\n');
   renameSync(tmp, `${dir}latest.json`);
+  const engineTmp = `${dir}engine-latest.json.tmp`;
+  writeFileSync(engineTmp, JSON.stringify(engineRows, null, 2) + '\n');
+  renameSync(engineTmp, `${dir}engine-latest.json`);
   console.table(rows.map((r) => ({ ...r, medianMs: +r.medianMs.toFixed(2), gbPerS: +r.gbPerS.toFixed(2) })));
+  printEngineRows(engineRows);
 }
 
 main().catch((error) => {

@@ -34,8 +34,11 @@ export async function generateGroups(
     // Draws keyed by dataset row, so a prompt's samples do not depend on what it is batched with.
     promptIds: rows.map((r) => r.id),
   });
+  // Models pad their embedding past the tokenizer (Qwen: 151936 rows, 151669 tokens); a sampled
+  // padding id has no text, as in Hugging Face's decode, so it is left out of the decoded text.
+  const decodable = (ids: Int32Array) => (ids.every((id) => id < tokenizer.vocabSize) ? ids : ids.filter((id) => id < tokenizer.vocabSize));
   const texts = await tokenizer.decodeBatch(
-    samples.flatMap((group) => group.map((s) => s.tokens)),
+    samples.flatMap((group) => group.map((s) => decodable(s.tokens))),
     { skipSpecialTokens: true },
   );
   let next = 0;
