@@ -11,8 +11,9 @@ import { Rng } from '../data/index.js';
 
 export interface ArithmeticTaskOptions {
   seed: number;
-  /** Operands are drawn from [0, maxOperand]. */
-  maxOperand: number;
+  /** The first operand is in [0, maxA], the second in [0, maxB]. */
+  maxA: number;
+  maxB: number;
   /** Share of problems held out for validation. */
   valFraction: number;
   /** Warm-up answers that are right (the rest are random numbers in range). */
@@ -23,9 +24,10 @@ export interface ArithmeticTaskOptions {
 
 export const ARITHMETIC_DEFAULTS: ArithmeticTaskOptions = {
   seed: 1,
-  maxOperand: 9,
+  maxA: 19,
+  maxB: 19,
   valFraction: 0.15,
-  warmupCorrect: 0.5,
+  warmupCorrect: 0.6,
   warmupFiller: 0.3,
 };
 
@@ -44,7 +46,7 @@ export function makeArithmeticTask(options: Partial<ArithmeticTaskOptions> = {})
   const o = { ...ARITHMETIC_DEFAULTS, ...options };
   const rng = new Rng(o.seed);
   const pairs: Array<[number, number]> = [];
-  for (let a = 0; a <= o.maxOperand; a++) for (let b = 0; b <= o.maxOperand; b++) pairs.push([a, b]);
+  for (let a = 0; a <= o.maxA; a++) for (let b = 0; b <= o.maxB; b++) pairs.push([a, b]);
   for (let i = pairs.length - 1; i > 0; i--) {
     const j = Math.floor(rng.next() * (i + 1));
     [pairs[i], pairs[j]] = [pairs[j], pairs[i]];
@@ -52,7 +54,7 @@ export function makeArithmeticTask(options: Partial<ArithmeticTaskOptions> = {})
   const valCount = Math.round(pairs.length * o.valFraction);
   const val = pairs.slice(0, valCount).map(([a, b], i) => row(i, a, b));
   const train = pairs.slice(valCount).map(([a, b], i) => row(i, a, b));
-  const maxSum = 2 * o.maxOperand;
+  const maxSum = o.maxA + o.maxB;
 
   return {
     train,

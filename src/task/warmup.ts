@@ -13,7 +13,7 @@ export interface WarmupOptions {
   seed: number;
 }
 
-export const WARMUP_DEFAULTS: WarmupOptions = { steps: 400, batch: 64, lr: 3e-3, seed: 7 };
+export const WARMUP_DEFAULTS: WarmupOptions = { steps: 1000, batch: 64, lr: 3e-3, seed: 7 };
 
 export async function warmup(policy: Policy, tokenizer: CharTokenizer, task: ArithmeticTask, options: WarmupOptions): Promise<number> {
   const examples = task.warmup(options.steps * options.batch, options.seed);

@@ -149,7 +149,7 @@ export const RECIPE_DEFAULTS: TrainConfig = {
  * 2-core CPU: small batches, short responses, a learning rate for a tiny random model.
  */
 export const BUILTIN_SCALE: Partial<TrainConfig> = {
-  steps: 60,
+  steps: 400,
   epochs: 1000,
   n: 8,
   trainBatch: 16,
@@ -158,13 +158,13 @@ export const BUILTIN_SCALE: Partial<TrainConfig> = {
   overlongBuffer: 4,
   miniBatch: 8,
   microBatch: 64,
-  lr: 2e-3,
-  warmup: 3,
+  lr: 5e-4,
+  warmup: 10,
   weightDecay: 0.0,
-  evalEvery: 10,
-  valSamples: 4,
+  evalEvery: 25,
+  valSamples: 8,
   valLimit: 0,
-  plotEvery: 10,
+  plotEvery: 25,
   maxPromptLen: 32,
 };
 
@@ -288,6 +288,7 @@ export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<T
   if (config.clipC !== 0 && config.clipC <= 1) throw new ConfigError(`option clipC must be 0 (off) or greater than 1, got ${config.clipC}`);
   if (config.overlongShaping && config.overlongBuffer >= config.maxResponseLen)
     throw new ConfigError(`overlongBuffer (${config.overlongBuffer}) must be smaller than maxResponseLen (${config.maxResponseLen})`);
+  if (config.klCoef > 0) throw new ConfigError('klCoef > 0 (a KL term to a frozen reference policy) is not implemented yet; DAPO trains without it');
   if (config.miniBatch > config.trainBatch) throw new ConfigError(`miniBatch (${config.miniBatch}) must not exceed trainBatch (${config.trainBatch})`);
   return config;
 }
