@@ -124,26 +124,34 @@ void sgemm(const GemmArgs& g) {
       for (size_t i = 0; i < g.m; ++i) std::memset(g.c + i * g.ldc, 0, g.n * sizeof(float));
     return;
   }
-  const size_t m_tiles = (g.m + MC - 1) / MC, n_tiles = (g.n + NT - 1) / NT;
+  // A task covers MT = r * MC rows so its packed B strip serves r blocks of A; r leaves about
+  // four tasks per thread. The tiling never changes the order of the sums over k.
+  const size_t m_blocks = (g.m + MC - 1) / MC, n_tiles = (g.n + NT - 1) / NT;
+  const size_t want_tasks = 4 * static_cast<size_t>(num_threads());
+  const size_t r = std::min(m_blocks, std::max<size_t>(1, m_blocks * n_tiles / want_tasks));
+  const size_t mt = r * MC, m_tiles = (g.m + mt - 1) / mt;
   parallel_for(m_tiles * n_tiles, 1, [&](size_t begin, size_t end) {
     thread_local std::vector<float> abuf, bbuf;
     abuf.resize(MC * KC);
     bbuf.resize(NT * KC);
     for (size_t t = begin; t < end; ++t) {
       // Column-major over tiles: neighbouring tasks share a B strip while it is warm in L3.
-      const size_t i0 = (t % m_tiles) * MC, j0 = (t / m_tiles) * NT;
-      const size_t i1 = std::min(g.m, i0 + MC), j1 = std::min(g.n, j0 + NT);
+      const size_t i0 = (t % m_tiles) * mt, j0 = (t / m_tiles) * NT;
+      const size_t i1 = std::min(g.m, i0 + mt), j1 = std::min(g.n, j0 + NT);
       for (size_t pc = 0; pc < g.k; pc += KC) {
         const size_t kc = std::min(KC, g.k - pc);
         for (size_t j = j0; j < j1; j += NR)
           pack_b_panel(g, pc, kc, j, std::min(NR, j1 - j), bbuf.data() + (j - j0) * kc);
-        pack_a(g, i0, i1 - i0, pc, kc, abuf.data());
         const bool acc = g.accumulate || pc > 0;
-        for (size_t j = j0; j < j1; j += NR) {
-          const float* bpanel = bbuf.data() + (j - j0) * kc;
-          for (size_t i = i0; i < i1; i += MR)
-            micro_kernel(kc, abuf.data() + (i - i0) * kc, bpanel, g.c + i * g.ldc + j, g.ldc, acc,
-                         std::min(MR, i1 - i), std::min(NR, j1 - j));
+        for (size_t ib = i0; ib < i1; ib += MC) {
+          const size_t ie = std::min(i1, ib + MC);
+          pack_a(g, ib, ie - ib, pc, kc, abuf.data());
+          for (size_t j = j0; j < j1; j += NR) {
+            const float* bpanel = bbuf.data() + (j - j0) * kc;
+            for (size_t i = ib; i < ie; i += MR)
+              micro_kernel(kc, abuf.data() + (i - ib) * kc, bpanel, g.c + i * g.ldc + j, g.ldc, acc,
+                           std::min(MR, ie - i), std::min(NR, j1 - j));
+          }
         }
       }
     }
