@@ -98,6 +98,11 @@ struct Engine::Forward {
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
+// A layer's matrices packed once for the GEMM (generation runs many small-M products).
+struct Engine::PackedLayer {
+  PackedB q, k, v, o, g, u, d;
+};
+
 struct Engine::LayerWeights {
   size_t ln1 = kNone, wq = kNone, bq = kNone, wk = kNone, bk = kNone, wv = kNone, bv = kNone, wo = kNone,
          qn = kNone, kn = kNone, ln2 = kNone, wg = kNone, wu = kNone, wd = kNone;
@@ -207,7 +212,7 @@ AdamWStats Engine::step(const AdamWOptions& options) {
 
 // x_in (already in b.x_in) -> x_out. pos[t] is the position of row t in its sequence.
 void Engine::layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, float* x_out,
-                           const KvPlan& plan) {
+                           const KvPlan& plan, const PackedLayer* pk) {
   const LayerWeights& lw = layers_[l];
   const ModelConfig& c = c_;
   const size_t h = c.hidden, hd = c.head_dim, qd = c.heads * hd, kvd = c.kv_heads * hd, in = c.intermediate;
@@ -215,9 +220,14 @@ void Engine::layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, f
   rmsnorm_forward(b.x_in.data(), w + lw.ln1, t, h, c.rms_eps, b.h1.data(), b.rstd1.data());
   float* q_lin = c.qk_norm ? b.q_pre.data() : b.q.data();
   float* k_lin = c.qk_norm ? b.k_pre.data() : b.k.data();
-  gemm_nt(t, qd, h, b.h1.data(), w + lw.wq, q_lin, false);
-  gemm_nt(t, kvd, h, b.h1.data(), w + lw.wk, k_lin, false);
-  gemm_nt(t, kvd, h, b.h1.data(), w + lw.wv, b.v.data(), false);
+  // x W^T, from the prepacked copy when there is one (bitwise the same result).
+  auto linear = [&](size_t n, size_t k, const float* x, size_t off, const PackedB* packed, float* out, bool acc) {
+    if (packed) gemm_nt_packed(t, x, *packed, out, acc);
+    else gemm_nt(t, n, k, x, w + off, out, acc);
+  };
+  linear(qd, h, b.h1.data(), lw.wq, pk ? &pk->q : nullptr, q_lin, false);
+  linear(kvd, h, b.h1.data(), lw.wk, pk ? &pk->k : nullptr, k_lin, false);
+  linear(kvd, h, b.h1.data(), lw.wv, pk ? &pk->v : nullptr, b.v.data(), false);
   if (c.qkv_bias) {
     add_bias(q_lin, t, qd, w + lw.bq);
     add_bias(k_lin, t, kvd, w + lw.bk);
@@ -251,13 +261,13 @@ void Engine::layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, f
   ar.lse = b.lse.data();
   attention_forward(ar);
   std::memcpy(b.x_mid.data(), b.x_in.data(), t * h * sizeof(float));
-  gemm_nt(t, h, qd, b.attn.data(), w + lw.wo, b.x_mid.data(), true);
+  linear(h, qd, b.attn.data(), lw.wo, pk ? &pk->o : nullptr, b.x_mid.data(), true);
   rmsnorm_forward(b.x_mid.data(), w + lw.ln2, t, h, c.rms_eps, b.h2.data(), b.rstd2.data());
-  gemm_nt(t, in, h, b.h2.data(), w + lw.wg, b.gate.data(), false);
-  gemm_nt(t, in, h, b.h2.data(), w + lw.wu, b.up.data(), false);
+  linear(in, h, b.h2.data(), lw.wg, pk ? &pk->g : nullptr, b.gate.data(), false);
+  linear(in, h, b.h2.data(), lw.wu, pk ? &pk->u : nullptr, b.up.data(), false);
   swiglu_forward(b.gate.data(), b.up.data(), t * in, b.act.data());
   std::memcpy(x_out, b.x_mid.data(), t * h * sizeof(float));
-  gemm_nt(t, h, in, b.act.data(), w + lw.wd, x_out, true);
+  linear(h, in, b.act.data(), lw.wd, pk ? &pk->d : nullptr, x_out, true);
 }
 
 // dx: gradient wrt the layer's output on entry, wrt its input on return. Packed sequences.
@@ -680,6 +690,23 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
     vc[l].resize(base[nq] * kvd);
   }
 
+  // The weights do not change while generating: pack them for the GEMM once.
+  std::vector<PackedLayer> packed(c_.layers);
+  for (size_t l = 0; l < c_.layers; ++l) {
+    const LayerWeights& lw = layers_[l];
+    const float* w = w_.data();
+    const size_t qd = c_.heads * c_.head_dim, in = c_.intermediate;
+    pack_nt(qd, h, w + lw.wq, packed[l].q);
+    pack_nt(kvd, h, w + lw.wk, packed[l].k);
+    pack_nt(kvd, h, w + lw.wv, packed[l].v);
+    pack_nt(h, qd, w + lw.wo, packed[l].o);
+    pack_nt(in, h, w + lw.wg, packed[l].g);
+    pack_nt(in, h, w + lw.wu, packed[l].u);
+    pack_nt(h, in, w + lw.wd, packed[l].d);
+  }
+  PackedB head;
+  pack_nt(v, h, w_.data() + lm_head_, head);
+
   // Runs rows (sequence slot, position, token) through the stack, k/v into the cache, and
   // returns the final-norm hidden state of each row.
   LayerBuf b;
@@ -705,7 +732,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
         }
         stride[0] = kvd;
       };
-      layer_forward(l, t, pos.data(), b, x_next.data(), plan);
+      layer_forward(l, t, pos.data(), b, x_next.data(), plan, &packed[l]);
       std::swap(b.x_in, x_next);
     }
     hf.resize(t * h);
@@ -772,7 +799,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
 
   if (a.max_new_tokens > 0) {
     logits.resize(np * v);
-    gemm_nt(np, v, h, last.data(), w_.data() + lm_head_, logits.data(), false);
+    gemm_nt_packed(np, last.data(), head, logits.data(), false);
     std::vector<size_t> seqs(nq), row_of(nq);
     for (size_t q = 0; q < nq; ++q) {
       seqs[q] = q;
@@ -797,7 +824,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
     }
     run_rows(slot, pos, tok.data());
     logits.resize(active.size() * v);
-    gemm_nt(active.size(), v, h, hf.data(), w_.data() + lm_head_, logits.data(), false);
+    gemm_nt_packed(active.size(), hf.data(), head, logits.data(), false);
     sample_rows(active, logits.data(), row_of);
   }
 

@@ -11,6 +11,7 @@
 
 #include "loss/dapo_loss.h"
 #include "model/config.h"
+#include "model/gemm.h"
 #include "model/rope.h"
 #include "model/sampler.h"
 #include "optim/adamw.h"
@@ -105,13 +106,15 @@ class Engine {
   struct KvPlan;
   struct Targets;
   struct Forward;
+  struct PackedLayer;
   struct Scratch {
     std::vector<float> a, b, c, d, e, f, g;
   };
 
   size_t offset_of(const std::string& name) const;
   void add_param(const std::string& name, std::vector<size_t> shape, bool decay);
-  void layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, float* x_out, const KvPlan& plan);
+  void layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, float* x_out, const KvPlan& plan,
+                     const PackedLayer* packed = nullptr);
   void layer_backward(size_t l, size_t t, const size_t* pos, const int32_t* offsets, size_t n_seqs, LayerBuf& b,
                       float* dx, Scratch& s);
   Targets targets_of(const PackedBatch& batch) const;

@@ -4,12 +4,45 @@
 
 namespace dapo {
 
-void sgemm(const GemmArgs& args) {
+namespace {
+bool use_avx2() {
 #if defined(__x86_64__) || defined(_M_X64)
-  static const bool use_avx2 = cpu_has_avx2_fma();
-  if (use_avx2) return avx2::sgemm(args);
+  static const bool yes = cpu_has_avx2_fma();
+  return yes;
+#else
+  return false;
 #endif
+}
+}  // namespace
+
+void sgemm(const GemmArgs& args) {
+  if (use_avx2()) return avx2::sgemm(args);
   generic::sgemm(args);
+}
+
+void sgemm_packed(const GemmArgs& args, const PackedB& b) {
+  if (use_avx2()) return avx2::sgemm_packed(args, b);
+  generic::sgemm_packed(args, b);
+}
+
+void pack_b(const GemmArgs& args, PackedB& out) {
+  if (use_avx2()) return avx2::pack_b(args, out);
+  generic::pack_b(args, out);
+}
+
+void pack_nt(size_t n, size_t k, const float* w, PackedB& out) {
+  GemmArgs g;
+  g.n = n; g.k = k;
+  g.b = w; g.b_row = 1; g.b_col = k;
+  pack_b(g, out);
+}
+
+void gemm_nt_packed(size_t m, const float* x, const PackedB& w, float* c, bool accumulate) {
+  GemmArgs g;
+  g.m = m; g.n = w.n; g.k = w.k;
+  g.a = x; g.a_row = w.k; g.a_col = 1;
+  g.c = c; g.ldc = w.n; g.accumulate = accumulate;
+  sgemm_packed(g, w);
 }
 
 void sgemm_naive(const GemmArgs& g) {

@@ -7,6 +7,7 @@
 // same whether it is computed alone or inside a larger batch. Generation relies on that.
 #pragma once
 #include <cstddef>
+#include <vector>
 
 namespace dapo {
 
@@ -22,6 +23,18 @@ struct GemmArgs {
 };
 
 void sgemm(const GemmArgs& args);
+
+// B packed once, for a matrix used by many calls (the weights, during generation). The panels
+// are the ones sgemm packs on the fly, so results are bitwise the same.
+struct PackedB {
+  std::vector<float> data;
+  size_t n = 0, k = 0;
+};
+void pack_b(const GemmArgs& args, PackedB& out);      // reads args.b, b_row, b_col, n, k
+void sgemm_packed(const GemmArgs& args, const PackedB& b);  // args.b is not read
+// PackedB of W [N, K] for x W^T, and C[M,N] (+)= X[M,K] W^T with it.
+void pack_nt(size_t n, size_t k, const float* w, PackedB& out);
+void gemm_nt_packed(size_t m, const float* x, const PackedB& w, float* c, bool accumulate);
 // The same product as three plain loops (k innermost, in double), for tests and the benchmark.
 void sgemm_naive(const GemmArgs& args);
 
@@ -33,7 +46,15 @@ void gemm_nn(size_t m, size_t n, size_t k, const float* x, const float* w, float
 // C[M,N] (+)= X[K,M]^T Y[K,N]  (weight gradients: dW = dY^T X)
 void gemm_tn(size_t m, size_t n, size_t k, const float* x, const float* y, float* c, bool accumulate);
 
-namespace generic { void sgemm(const GemmArgs& args); }
-namespace avx2 { void sgemm(const GemmArgs& args); }
+namespace generic {
+void sgemm(const GemmArgs& args);
+void sgemm_packed(const GemmArgs& args, const PackedB& b);
+void pack_b(const GemmArgs& args, PackedB& out);
+}  // namespace generic
+namespace avx2 {
+void sgemm(const GemmArgs& args);
+void sgemm_packed(const GemmArgs& args, const PackedB& b);
+void pack_b(const GemmArgs& args, PackedB& out);
+}  // namespace avx2
 
 }  // namespace dapo

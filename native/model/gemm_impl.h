@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/error.h"
 #include "common/thread_pool.h"
 #include "model/gemm.h"
 #if defined(__FMA__)
@@ -114,10 +115,11 @@ void pack_b_panel(const dapo::GemmArgs& g, size_t p0, size_t kc, size_t j0, size
 namespace dapo {
 namespace DAPO_GEMM_NAMESPACE {
 
-// Each task owns one MC x NT block of C and walks the whole depth itself, packing its own
-// slices of A and B: no barriers between K blocks, and the sum over k still runs in the
-// same order for every element (K blocks in sequence), whatever the tiling or thread count.
-void sgemm(const GemmArgs& g) {
+// Each task owns an MT x NT block of C and walks the whole depth itself, packing its own
+// slices of A and B (or reading B from a copy packed once): no barriers between K blocks, and
+// the sum over k runs in the same order for every element (K blocks in sequence) whatever the
+// tiling, the thread count or whether B was prepacked.
+static void run(const GemmArgs& g, const float* prepacked) {
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) {
     if (!g.accumulate)
@@ -125,7 +127,7 @@ void sgemm(const GemmArgs& g) {
     return;
   }
   // A task covers MT = r * MC rows so its packed B strip serves r blocks of A; r leaves about
-  // four tasks per thread. The tiling never changes the order of the sums over k.
+  // four tasks per thread.
   const size_t m_blocks = (g.m + MC - 1) / MC, n_tiles = (g.n + NT - 1) / NT;
   const size_t want_tasks = 4 * static_cast<size_t>(num_threads());
   const size_t r = std::min(m_blocks, std::max<size_t>(1, m_blocks * n_tiles / want_tasks));
@@ -133,26 +135,61 @@ void sgemm(const GemmArgs& g) {
   parallel_for(m_tiles * n_tiles, 1, [&](size_t begin, size_t end) {
     thread_local std::vector<float> abuf, bbuf;
     abuf.resize(MC * KC);
-    bbuf.resize(NT * KC);
+    if (!prepacked) bbuf.resize(NT * KC);
     for (size_t t = begin; t < end; ++t) {
       // Column-major over tiles: neighbouring tasks share a B strip while it is warm in L3.
       const size_t i0 = (t % m_tiles) * mt, j0 = (t / m_tiles) * NT;
       const size_t i1 = std::min(g.m, i0 + mt), j1 = std::min(g.n, j0 + NT);
+      const size_t wpad = (j1 - j0 + NR - 1) / NR * NR;
       for (size_t pc = 0; pc < g.k; pc += KC) {
         const size_t kc = std::min(KC, g.k - pc);
-        for (size_t j = j0; j < j1; j += NR)
-          pack_b_panel(g, pc, kc, j, std::min(NR, j1 - j), bbuf.data() + (j - j0) * kc);
+        const float* bstrip;
+        if (prepacked) {
+          bstrip = prepacked + j0 * g.k + pc * wpad;
+        } else {
+          for (size_t j = j0; j < j1; j += NR)
+            pack_b_panel(g, pc, kc, j, std::min(NR, j1 - j), bbuf.data() + (j - j0) * kc);
+          bstrip = bbuf.data();
+        }
         const bool acc = g.accumulate || pc > 0;
         for (size_t ib = i0; ib < i1; ib += MC) {
           const size_t ie = std::min(i1, ib + MC);
           pack_a(g, ib, ie - ib, pc, kc, abuf.data());
           for (size_t j = j0; j < j1; j += NR) {
-            const float* bpanel = bbuf.data() + (j - j0) * kc;
+            const float* bpanel = bstrip + (j - j0) * kc;
             for (size_t i = ib; i < ie; i += MR)
               micro_kernel(kc, abuf.data() + (i - ib) * kc, bpanel, g.c + i * g.ldc + j, g.ldc, acc,
                            std::min(MR, ie - i), std::min(NR, j1 - j));
           }
         }
+      }
+    }
+  });
+}
+
+void sgemm(const GemmArgs& g) { run(g, nullptr); }
+
+void sgemm_packed(const GemmArgs& g, const PackedB& b) {
+  if (b.n != g.n || b.k != g.k) throw_range("sgemm_packed: B was packed for another shape");
+  run(g, b.data.data());
+}
+
+// The layout run() reads: strips of NT columns (strip j0 at j0 * K), inside a strip one block
+// per K slab (at pc * padded width), inside a block NR-wide panels of kc x NR.
+void pack_b(const GemmArgs& g, PackedB& out) {
+  out.n = g.n;
+  out.k = g.k;
+  const size_t npad = (g.n + NR - 1) / NR * NR;
+  out.data.assign(npad * g.k, 0.0f);
+  const size_t n_tiles = (g.n + NT - 1) / NT;
+  parallel_for(n_tiles, 1, [&](size_t begin, size_t end) {
+    for (size_t s = begin; s < end; ++s) {
+      const size_t j0 = s * NT, j1 = std::min(g.n, j0 + NT);
+      const size_t wpad = (j1 - j0 + NR - 1) / NR * NR;
+      for (size_t pc = 0; pc < g.k; pc += KC) {
+        const size_t kc = std::min(KC, g.k - pc);
+        float* block = out.data.data() + j0 * g.k + pc * wpad;
+        for (size_t j = j0; j < j1; j += NR) pack_b_panel(g, pc, kc, j, std::min(NR, j1 - j), block + (j - j0) * kc);
       }
     }
   });
