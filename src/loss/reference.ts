@@ -122,7 +122,7 @@ export function referenceDapoLoss(args: NativeLossArgs): NativeLossResult {
   const n = args.oldLogprobs.length;
   const clip: ClipOptions = { clipLow: args.clipLow ?? 0.2, clipHigh: args.clipHigh ?? 0.28, clipC: args.clipC };
   const weights = aggregationWeights(args.mask, args.seqIds, args.aggregation ?? 'token-mean', args.tokenCount, args.seqCount);
-  const logprobs = new Float32Array(n);
+  const logprobs = new Float64Array(n); // float64 inside; rounded to float32 only on output
   const entropy = args.entropy && args.logits ? new Float32Array(n) : undefined;
   const v = args.logits ? args.vocabSize! : 1;
   const grad = new Float32Array(args.logits ? n * v : n);
@@ -174,7 +174,7 @@ export function referenceDapoLoss(args: NativeLossArgs): NativeLossResult {
     approxKl: tokens ? kl / tokens : 0,
     tokens,
   };
-  return { loss, grad, logprobs, ...(entropy ? { entropy } : {}), stats };
+  return { loss, grad, logprobs: Float32Array.from(logprobs), ...(entropy ? { entropy } : {}), stats };
 }
 
 /** Group-normalised advantages: (R - mean) / (std + eps), unbiased std; a group of one: mean 0, std 1. */
