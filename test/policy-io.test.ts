@@ -75,8 +75,15 @@ test('builtin:tiny saves its tokenizer and generation config; overwriting a fold
   assert.deepEqual(q.config.eosTokenIds, p.config.eosTokenIds);
   const ids = Int32Array.from([1, 4, 5, 6]);
   assert.ok(bitEqual(await p.forwardLogits(ids), await q.forwardLogits(ids)));
+  // bfloat16 weights: half the bytes, values rounded to nearest even.
+  const bdir = join(tempDir('bf16'), 'm');
+  await p.save(bdir, { dtype: 'bfloat16' });
+  assert.equal(JSON.parse(readFileSync(join(bdir, 'config.json'), 'utf8')).torch_dtype, 'bfloat16');
+  const b = await Policy.load(bdir);
+  for (const name of p.parameterNames()) assert.ok(bitEqual(b.getParameter(name), fromBf16(toBf16(p.getParameter(name)))), name);
   p.dispose();
   q.dispose();
+  b.dispose();
 });
 
 test('a sharded index loads, and bf16 / fp16 weights load as their values', async () => {

@@ -23,6 +23,8 @@ export interface PolicyLoadOptions {
   initStd?: number;
   /** Load optimizer.safetensors when the folder has one (default true). */
   loadOptimizer?: boolean;
+  /** Compute dtype: the CPU engine computes in 'float32' (bf16 / fp16 files are widened). */
+  dtype?: 'float32';
 }
 
 export type PolicyLoss =
@@ -166,6 +168,8 @@ export class Policy {
   static async load(pathOrBuiltin: string, options: PolicyLoadOptions = {}): Promise<Policy> {
     if (typeof pathOrBuiltin !== 'string' || pathOrBuiltin.length === 0) throw new TypeError('path must be a non-empty string');
     resolveDevice(options.device);
+    if (options.dtype !== undefined && options.dtype !== 'float32')
+      throw new RangeError(`dtype must be 'float32' on the CPU engine, got '${String(options.dtype)}'`);
     if (pathOrBuiltin.startsWith('builtin:')) {
       const { config, tokenizer } = builtinConfig(pathOrBuiltin.slice('builtin:'.length));
       return Policy.fromConfig(config, options, pathOrBuiltin, tokenizer);
