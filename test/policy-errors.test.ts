@@ -46,6 +46,7 @@ test('bad batches, ids and options are named errors', async () => {
   const before = p.getParameter('model.layers.0.mlp.up_proj.weight');
   p.setParameter('model.norm.weight', nan);
   await assert.rejects(p.accumulate(good, { kind: 'nll' }), rangeWith(/non-finite/));
+  await assert.rejects(p.generate([Int32Array.from([1, 2])], { maxNewTokens: 3 }), rangeWith(/logits of prompt 0, sample 0 are not finite/));
   p.setParameter('model.norm.weight', w);
   assert.ok(p.getGradient('model.layers.0.mlp.up_proj.weight').every((x) => x === 0));
   // The policy still works after errors, and concurrent calls queue instead of failing.

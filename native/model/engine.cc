@@ -773,17 +773,28 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
   auto sample_rows = [&](const std::vector<size_t>& seqs, const float* rows_logits, const std::vector<size_t>& row_of) {
     std::vector<int32_t> tok(seqs.size());
     std::vector<float> lp(seqs.size());
+    std::vector<uint8_t> bad(seqs.size(), 0);
     parallel_for(seqs.size(), 1, [&](size_t begin, size_t end) {
       thread_local SamplerScratch scratch;
       for (size_t i = begin; i < end; ++i) {
         const size_t q = seqs[i], p = q / n, j = q % n;
         const float* row = rows_logits + row_of[i] * v;
+        const RowStats st = row_stats_f32(row, v, false);
+        if (!st.finite) {
+          bad[i] = 1;
+          continue;
+        }
         const double u = philox_uniform(a.seed, a.prompt_ids ? a.prompt_ids[p] : p, static_cast<uint32_t>(j),
                                         static_cast<uint32_t>(out_tok[q].size()));
         tok[i] = sample_token(row, v, a.sampling, u, scratch);
-        lp[i] = row[tok[i]] - row_stats_f32(row, v, false).lse;
+        lp[i] = row[tok[i]] - st.lse;
       }
     });
+    for (size_t i = 0; i < seqs.size(); ++i)
+      if (bad[i])
+        throw_range("the logits of prompt " + std::to_string(seqs[i] / n) + ", sample " + std::to_string(seqs[i] % n) +
+                    " are not finite at new token " + std::to_string(out_tok[seqs[i]].size()) +
+                    " (the weights or activations overflowed)");
     for (size_t i = 0; i < seqs.size(); ++i) {
       const size_t q = seqs[i];
       out_tok[q].push_back(tok[i]);
