@@ -73,9 +73,14 @@ void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOu
   const bool stream = in.n * v * sizeof(float) > (size_t{32} << 20);
   std::atomic<size_t> first_bad_row{in.n};
   parallel_for(in.n, 1 + 16384 / v, [&](size_t begin, size_t end) {
+    // The row's exps stay in this per-thread scratch (L2-sized for common vocabularies), so
+    // the gradient sweep reads them back instead of computing every exp a second time.
+    thread_local std::vector<float> exps, shifts;
+    exps.resize(v);
+    shifts.resize(row_exps_blocks(v));
     for (size_t i = begin; i < end; ++i) {
-      const RowStats stats = in.logits_f32 ? row_stats_f32(in.logits_f32 + i * v, v, options.entropy)
-                                           : row_stats_bf16(in.logits_bf16 + i * v, v, options.entropy);
+      const RowStats stats = in.logits_f32 ? row_stats_exps_f32(in.logits_f32 + i * v, v, exps.data(), shifts.data())
+                                           : row_stats_exps_bf16(in.logits_bf16 + i * v, v, exps.data(), shifts.data());
       float* grad_row = out.grad + i * v;
       if (!stats.finite) {
         size_t seen = first_bad_row.load();
@@ -99,10 +104,8 @@ void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOu
       const float scale = weights[i] * t.dloss_dlogp;
       if (scale == 0.0f) {
         std::memset(grad_row, 0, v * sizeof(float));
-      } else if (in.logits_f32) {
-        row_logp_grad_f32(in.logits_f32 + i * v, v, stats.lse, token, scale, grad_row, stream);
       } else {
-        row_logp_grad_bf16(in.logits_bf16 + i * v, v, stats.lse, token, scale, grad_row, stream);
+        row_grad_from_exps(exps.data(), shifts.data(), v, stats.lse, token, scale, grad_row, stream);
       }
     }
   });

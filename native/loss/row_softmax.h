@@ -23,14 +23,28 @@ RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
 void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 
+// The one-exp path: row_stats_exps_* sweeps like row_stats (entropy included) and keeps
+// exp(row[j] - shifts[b]) in exps[v] (shifts: one per 1024-value block, row_exps_blocks(v));
+// row_grad_from_exps then writes the gradient from them without a second exp.
+inline size_t row_exps_blocks(size_t v) { return (v + 1023) / 1024; }
+RowStats row_stats_exps_f32(const float* row, size_t v, float* exps, float* shifts);
+RowStats row_stats_exps_bf16(const uint16_t* row, size_t v, float* exps, float* shifts);
+void row_grad_from_exps(const float* exps, const float* shifts, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
+
 namespace generic {
 RowStats row_stats_f32(const float* row, size_t v, bool want_entropy);
+RowStats row_stats_exps_f32(const float* row, size_t v, float* exps, float* shifts);
+RowStats row_stats_exps_bf16(const uint16_t* row, size_t v, float* exps, float* shifts);
+void row_grad_from_exps(const float* exps, const float* shifts, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
 void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 }  // namespace generic
 namespace avx2 {
 RowStats row_stats_f32(const float* row, size_t v, bool want_entropy);
+RowStats row_stats_exps_f32(const float* row, size_t v, float* exps, float* shifts);
+RowStats row_stats_exps_bf16(const uint16_t* row, size_t v, float* exps, float* shifts);
+void row_grad_from_exps(const float* exps, const float* shifts, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy);
 void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);
 void row_logp_grad_bf16(const uint16_t* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream);

@@ -23,8 +23,10 @@ inline float scalar(uint16_t x) {
 // Blocks of 1024 values (4 KiB of fp32) stay in L1 between the max sweep and the exp sweep.
 constexpr size_t kBlock = 1024;
 
+// With `exps`, the sweep also leaves exp(row[j] - shift[b]) in exps[j], shift[b] being the
+// running max when block b was swept, so the gradient needs no second exp.
 template <typename T>
-dapo::RowStats row_stats(const T* row, size_t v, bool want_entropy) {
+dapo::RowStats row_stats(const T* row, size_t v, bool want_entropy, float* exps = nullptr, float* shifts = nullptr) {
   dapo::RowStats out{-INFINITY, 0.0f, 0.0f, true};
   float running_max = -INFINITY;
   double sum = 0;      // sum exp(z - running_max)
@@ -65,7 +67,17 @@ dapo::RowStats row_stats(const T* row, size_t v, bool want_entropy) {
 
     const f8 vmax = dapo::vec::splat(running_max);
     f8 lane_sum = {}, lane_weighted = {};
-    if (want_entropy) {
+    if (exps) {
+      shifts[begin / kBlock] = running_max;
+      float* out_block = exps + begin;
+      for (size_t j = 0; j < full; j += kLanes) {
+        f8 d = dapo::vec::load(block + j) - vmax;
+        f8 e = dapo::vec::exp(d);
+        dapo::vec::store(out_block + j, e);
+        lane_sum += e;
+        lane_weighted += e * d;
+      }
+    } else if (want_entropy) {
       for (size_t j = 0; j < full; j += kLanes) {
         f8 d = dapo::vec::load(block + j) - vmax;
         f8 e = dapo::vec::exp(d);
@@ -80,6 +92,7 @@ dapo::RowStats row_stats(const T* row, size_t v, bool want_entropy) {
     for (size_t j = full; j < len; ++j) {
       const double d = static_cast<double>(scalar(block[j])) - running_max;
       const double e = std::exp(d);
+      if (exps) exps[begin + j] = static_cast<float>(e);
       sum += e;
       weighted += e * d;
     }
@@ -107,12 +120,38 @@ void row_logp_grad(const T* row, size_t v, float lse, int32_t token, float scale
   grad[token] += scale;
 }
 
+// grad[j] = scale * ((j == token) - exps[j] * exp(shift[b] - lse)), block by block.
+void grad_from_exps(const float* exps, const float* shifts, size_t v, float lse, int32_t token, float scale, float* grad, bool stream) {
+  // Every block starts at a multiple of 1024 floats, so all blocks share the grad row's alignment.
+  const size_t head = stream ? ((32 - (reinterpret_cast<uintptr_t>(grad) & 31)) & 31) / sizeof(float) : 0;
+  for (size_t begin = 0; begin < v; begin += kBlock) {
+    const size_t end = v - begin < kBlock ? v : begin + kBlock;
+    const float factor = -scale * std::exp(shifts[begin / kBlock] - lse);
+    const f8 vfactor = dapo::vec::splat(factor);
+    size_t j = begin;
+    for (; j < end && j < begin + head; ++j) grad[j] = factor * exps[j];
+    if (stream) {
+      for (; j + kLanes <= end; j += kLanes) dapo::vec::store_stream(grad + j, vfactor * dapo::vec::load(exps + j));
+    } else {
+      for (; j + kLanes <= end; j += kLanes) dapo::vec::store(grad + j, vfactor * dapo::vec::load(exps + j));
+    }
+    for (; j < end; ++j) grad[j] = factor * exps[j];
+  }
+  if (stream) dapo::vec::stream_fence();
+  grad[token] += scale;
+}
+
 }  // namespace
 
 namespace dapo {
 namespace DAPO_ROW_NAMESPACE {
 
 RowStats row_stats_f32(const float* row, size_t v, bool want_entropy) { return row_stats(row, v, want_entropy); }
+RowStats row_stats_exps_f32(const float* row, size_t v, float* exps, float* shifts) { return row_stats(row, v, true, exps, shifts); }
+RowStats row_stats_exps_bf16(const uint16_t* row, size_t v, float* exps, float* shifts) { return row_stats(row, v, true, exps, shifts); }
+void row_grad_from_exps(const float* exps, const float* shifts, size_t v, float lse, int32_t token, float scale, float* grad, bool stream) {
+  grad_from_exps(exps, shifts, v, lse, token, scale, grad, stream);
+}
 RowStats row_stats_bf16(const uint16_t* row, size_t v, bool want_entropy) { return row_stats(row, v, want_entropy); }
 void row_logp_grad_f32(const float* row, size_t v, float lse, int32_t token, float scale, float* grad, bool stream) {
   row_logp_grad(row, v, lse, token, scale, grad, stream);
