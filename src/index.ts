@@ -28,3 +28,7 @@ export const cudaInfo = () => native.cudaInfo();
 /** Threads used by the CPU kernels (DAPO_NUM_THREADS, else all cores). */
 export const numThreads = () => native.numThreads();
 export const setNumThreads = (threads: number) => native.setNumThreads(threads);
+export { train } from './train/trainer.js';
+export type { TrainOptions, TrainSummary } from './train/trainer.js';
+export { resolveConfig, readConfigFile, RECIPE_DEFAULTS, BUILTIN_SCALE, ALGO_PRESETS, ConfigError } from './train/config.js';
+export type { TrainConfig } from './train/config.js';
