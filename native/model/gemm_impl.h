@@ -91,14 +91,15 @@ void pack_b_panel(const dapo::GemmArgs& g, size_t p0, size_t kc, size_t j0, size
     for (size_t p = 0; p < kc; ++p) std::memcpy(panel + p * NR, g.b + (p0 + p) * g.b_row + j0, NR * sizeof(float));
     return;
   }
-  if (g.b_row == 1) {  // B^T stored row-major: walk each source column contiguously
-    for (size_t j = 0; j < NR; ++j) {
-      if (j < nr) {
-        const float* src = g.b + (j0 + j) * g.b_col + p0;
-        for (size_t p = 0; p < kc; ++p) panel[p * NR + j] = src[p];
-      } else {
-        for (size_t p = 0; p < kc; ++p) panel[p * NR + j] = 0.0f;
-      }
+  if (g.b_row == 1) {  // B^T stored row-major (a weight in x W^T): 16 contiguous source rows
+    const float* src[NR];
+    for (size_t j = 0; j < NR; ++j) src[j] = j < nr ? g.b + (j0 + j) * g.b_col + p0 : nullptr;
+    if (nr == NR) {
+      for (size_t p = 0; p < kc; ++p)
+        for (size_t j = 0; j < NR; ++j) panel[p * NR + j] = src[j][p];
+    } else {
+      for (size_t p = 0; p < kc; ++p)
+        for (size_t j = 0; j < NR; ++j) panel[p * NR + j] = j < nr ? src[j][p] : 0.0f;
     }
     return;
   }
