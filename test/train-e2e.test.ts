@@ -22,9 +22,12 @@ const modelDir = join(work, 'tiny-qwen3');
 const rewardModule = join(work, 'parity-reward.mjs');
 const quiet = () => {};
 
+const neverRight = join(work, 'never-right.mjs');
+
 before(async () => {
   await makeTinyQwen3(modelDir, 3);
   writeFileSync(rewardModule, 'export default (response) => { const acc = [...response].length % 2 === 0; return { score: acc ? 1 : -1, acc }; };\n');
+  writeFileSync(neverRight, 'export default () => -1;\n');
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -96,3 +99,21 @@ describe('train on a DAPO-Math-17k parquet with a tiny Qwen3 model', { timeout: 
     assert.ok(readFileSync(join(resumed, 'final', 'model.safetensors')).equals(readFileSync(join(straight, 'final', 'model.safetensors'))), 'final weights are bit-identical');
   });
 });
+
+describe('dynamic sampling at the generation cap', { timeout: 300_000 }, () => {
+  test('when no group is informative, each step stops at maxGenBatches and trains on nothing', async () => {
+    const out = join(work, 'cap');
+    const summary = await train(config(out, { reward: neverRight, steps: 2, epochs: 10, maxGenBatches: 3, saveEvery: 0, evalEvery: 0, valDataset: undefined }), { log: quiet });
+    assert.equal(summary.steps, 2);
+    const rows = readMetrics(join(out, 'metrics.jsonl'));
+    for (const row of rows) {
+      assert.equal(row['train/num_gen_batches'], 3);
+      assert.equal(row['train/kept_groups'], 0);
+      assert.equal(row['train/batch_short'], 1);
+      assert.equal(row['train/resample_rate'], 1);
+      assert.equal(row['train/dropped_all_wrong'], 9);
+      assert.equal(row['actor/pg_loss'], undefined, 'nothing was trained on');
+    }
+  });
+});
+
