@@ -1,7 +1,6 @@
 // The policy engine: load, generate, score, train and save Llama / Qwen2 / Qwen3 models.
 export { Policy } from './policy.js';
 export type {
-  PolicyDevice,
   PolicyLoadOptions,
   PolicyLoss,
   AccumulateResult,
@@ -12,6 +11,8 @@ export type {
   SaveOptions,
 } from './policy.js';
 export { packBatch, countTargets } from './batch.js';
+export { POLICY_DEVICES } from './backend.js';
+export type { PolicyDevice } from './backend.js';
 export type { PackedBatch, TrainBatch, SequencePair } from './batch.js';
 export { parseHfConfig, toHfConfig, MODEL_TYPES } from './config.js';
 export type { PolicyConfig, ModelType } from './config.js';

@@ -3,7 +3,8 @@
 // engine sits behind NativePolicyEngine; a CUDA engine can implement the same surface.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, copyFileSync, writeFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { native, type Aggregation } from '../native.js';
+import type { Aggregation } from '../native.js';
+import { createEngine, resolvePolicyDevice, type PolicyDevice } from './backend.js';
 import type { NativeAccumulateResult, NativePolicyEngine } from './native-types.js';
 import type { CharTokenizer } from '../tokenizer/char.js';
 import type { PackedBatch, TrainBatch } from './batch.js';
@@ -12,7 +13,6 @@ import { parseHfConfig, toHfConfig, type PolicyConfig } from './config.js';
 import { PolicyError } from './errors.js';
 import { readModelHeaders, readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorToWrite } from './safetensors.js';
 
-export type PolicyDevice = 'cpu' | 'cuda' | 'auto';
 
 export interface PolicyLoadOptions {
   /** 'cpu' (default) or 'auto'; 'cuda' needs the CUDA engine (not in this build yet). */
@@ -120,11 +120,6 @@ const TOKENIZER_FILES = [
   'generation_config.json',
 ];
 
-function resolveDevice(device: PolicyDevice | undefined): 'cpu' {
-  if (device === undefined || device === 'cpu' || device === 'auto') return 'cpu';
-  if (device === 'cuda') throw new PolicyError('E_DEVICE', "device 'cuda' is not available for the policy engine in this build (use 'cpu' or 'auto')");
-  throw new RangeError(`device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
-}
 
 function readJson(file: string): Record<string, unknown> {
   let text: string;
@@ -167,7 +162,7 @@ export class Policy {
   /** A folder in Hugging Face layout, or builtin:tiny / builtin:llama-20m (random weights). */
   static async load(pathOrBuiltin: string, options: PolicyLoadOptions = {}): Promise<Policy> {
     if (typeof pathOrBuiltin !== 'string' || pathOrBuiltin.length === 0) throw new TypeError('path must be a non-empty string');
-    resolveDevice(options.device);
+    const device = resolvePolicyDevice(options.device);
     if (options.dtype !== undefined && options.dtype !== 'float32')
       throw new RangeError(`dtype must be 'float32' on the CPU engine, got '${String(options.dtype)}'`);
     if (pathOrBuiltin.startsWith('builtin:')) {
@@ -189,7 +184,7 @@ export class Policy {
       throw new PolicyError('E_MODEL_NOT_FOUND', `${dir}: no model.safetensors or model.safetensors.index.json${hint}`);
     }
     const headers = readModelHeaders(dir);
-    const engine = new native.PolicyEngine(config);
+    const engine = createEngine(config, device);
     const policy = new Policy(config, engine, dir);
     try {
       policy.names.forEach((name, i) => {
@@ -212,8 +207,7 @@ export class Policy {
 
   /** A randomly initialised policy of the given shape. */
   static fromConfig(config: PolicyConfig, options: PolicyLoadOptions = {}, source = 'config', tokenizer?: CharTokenizer): Policy {
-    resolveDevice(options.device);
-    const engine = new native.PolicyEngine(config);
+    const engine = createEngine(config, resolvePolicyDevice(options.device));
     engine.initRandom(options.seed ?? 0, options.initStd ?? 0.02);
     return new Policy(config, engine, source, tokenizer);
   }
