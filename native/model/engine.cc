@@ -200,9 +200,7 @@ void Engine::init_random(uint64_t seed, float stddev) {
 void Engine::zero_grad() { std::fill(g_.begin(), g_.end(), 0.0f); }
 
 AdamWStats Engine::step(const AdamWOptions& options) {
-  AdamWStats s = opt_.step(w_.data(), g_.data(), decay_.data(), w_.size(), options);
-  zero_grad();
-  return s;
+  return opt_.step(w_.data(), g_.data(), decay_.data(), w_.size(), options, true);
 }
 
 // ---------------------------------------------------------------------------------------------

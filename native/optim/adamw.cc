@@ -34,7 +34,7 @@ void AdamW::resize(size_t n) {
   t_ = 0;
 }
 
-AdamWStats AdamW::step(float* w, const float* g, const uint8_t* decay, size_t n, const AdamWOptions& o) {
+AdamWStats AdamW::step(float* w, float* g, const uint8_t* decay, size_t n, const AdamWOptions& o, bool zero_grad) {
   if (m_.size() != n) resize(n);
   AdamWStats stats;
   stats.grad_norm = global_norm(g, n);
@@ -61,6 +61,7 @@ AdamWStats AdamW::step(float* w, const float* g, const uint8_t* decay, size_t n,
   parallel_for(n, kChunk, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const float gi = g[i] * gscale;
+      if (zero_grad) g[i] = 0.0f;
       if (!decay || decay[i]) w[i] *= decay_factor;
       m[i] = b1 * m[i] + (1.0f - b1) * gi;
       v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;

@@ -25,8 +25,9 @@ class AdamW {
  public:
   void resize(size_t n);
   // One update of w from g; decay[i] says whether weight decay applies to w[i] (null: all).
-  // Non-finite gradients throw before anything changes.
-  AdamWStats step(float* w, const float* g, const uint8_t* decay, size_t n, const AdamWOptions& o);
+  // Non-finite gradients throw before anything changes. With zero_grad, g is cleared in the
+  // same pass (one sweep over memory fewer).
+  AdamWStats step(float* w, float* g, const uint8_t* decay, size_t n, const AdamWOptions& o, bool zero_grad = false);
 
   std::vector<float>& m() { return m_; }
   std::vector<float>& v() { return v_; }
