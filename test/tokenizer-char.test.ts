@@ -39,8 +39,8 @@ test('unknown characters and ids are errors', async () => {
 test('chat template: contents joined by newlines, bos in front', async () => {
   const tok = new CharTokenizer();
   const msgs = [{ role: 'user', content: '2+2=' }];
-  assert.equal(tok.applyChatTemplate(msgs), '2+2=');
-  assert.equal(tok.applyChatTemplate([{ role: 'system', content: 'Question' }, ...msgs]), 'Question\n2+2=');
+  assert.equal(tok.applyChatTemplate(msgs), '<bos>2+2=');
+  assert.equal(tok.applyChatTemplate([{ role: 'system', content: 'Question' }, ...msgs]), '<bos>Question\n2+2=');
   assert.deepEqual(await tok.encodeChat(msgs), await tok.encode('2+2=', { addSpecialTokens: true }));
 });
 
@@ -62,6 +62,8 @@ test('the Hugging Face export loads through `tokenizers` with the same ids', asy
     }
     const msgs = [{ role: 'system', content: 'Question' }, { role: 'user', content: '2+2=' }];
     assert.equal(hf.applyChatTemplate(msgs), tok.applyChatTemplate(msgs));
+    // A saved builtin model renders prompts to exactly the ids the in-memory tokenizer does.
+    assert.deepEqual(await hf.encodeChat(msgs), await tok.encodeChat(msgs));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 // task's noisy answers, so that the random model writes "Answer: <number>" and is right some
 // of the time (see arithmetic.ts for why the answers are noisy).
 import type { Policy } from '../policy/index.js';
-import type { CharTokenizer } from '../tokenizer/index.js';
+import type { TextTokenizer } from '../tokenizer/index.js';
 import { packSamples } from '../train/batch.js';
 import type { ArithmeticTask } from './arithmetic.js';
 
@@ -15,17 +15,19 @@ export interface WarmupOptions {
 
 export const WARMUP_DEFAULTS: WarmupOptions = { steps: 1000, batch: 64, lr: 3e-3, seed: 7 };
 
-export async function warmup(policy: Policy, tokenizer: CharTokenizer, task: ArithmeticTask, options: WarmupOptions): Promise<number> {
+export async function warmup(policy: Policy, tokenizer: TextTokenizer, task: ArithmeticTask, options: WarmupOptions): Promise<number> {
   const examples = task.warmup(options.steps * options.batch, options.seed);
   let lastLoss = NaN;
   for (let step = 0; step < options.steps; step++) {
     const part = examples.slice(step * options.batch, (step + 1) * options.batch);
-    const samples = part.map((ex) => ({
-      promptIds: tokenizer.encodeChatSync([{ role: 'user', content: ex.prompt }]),
-      response: Int32Array.from([...tokenizer.encodeSync(ex.response, { addSpecialTokens: false }), ...tokenizer.eosTokenIds.slice(0, 1)]),
-      advantage: 0,
-      counted: true,
-    }));
+    const samples = await Promise.all(
+      part.map(async (ex) => ({
+        promptIds: await tokenizer.encodeChat([{ role: 'user', content: ex.prompt }]),
+        response: Int32Array.from([...(await tokenizer.encode(ex.response, { addSpecialTokens: false })), tokenizer.eosTokenIds[0]]),
+        advantage: 0,
+        counted: true,
+      })),
+    );
     const batch = packSamples(samples);
     const result = await policy.accumulate(batch, { kind: 'nll' });
     await policy.step({ lr: options.lr * Math.min(1, (step + 1) / 10), clipGradNorm: 1.0 });

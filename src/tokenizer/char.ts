@@ -21,9 +21,11 @@ export const CHAR_EOS_ID = 2;
 /** Digits, arithmetic, space, newline and what "Answer:" / "Question?" need. */
 export const DEFAULT_CHAR_ALPHABET = '0123456789+-*=:?. \nAnswerQuestion';
 
-// The template the HF export uses; applyChatTemplate below does the same thing.
+// The template the HF export uses; applyChatTemplate below does the same thing. It writes the
+// <bos> itself and prompts are then encoded without special tokens (as verl does), so a saved
+// builtin model renders prompts to the same ids as the in-memory tokenizer.
 const CHAR_CHAT_TEMPLATE =
-  "{% for message in messages %}{{ message['content'] }}{% if not loop.last %}{{ '\\n' }}{% endif %}{% endfor %}";
+  "{{ bos_token }}{% for message in messages %}{{ message['content'] }}{% if not loop.last %}{{ '\\n' }}{% endif %}{% endfor %}";
 
 export class CharTokenizer implements TextTokenizer {
   readonly kind = 'char' as const;
@@ -102,15 +104,15 @@ export class CharTokenizer implements TextTokenizer {
     return ids.map((x) => this.decodeSync(x, options));
   }
 
-  /** Message contents joined by newlines; no role markers (the tiny task is one turn). */
+  /** <bos>, then the message contents joined by newlines; no role markers (the tiny task is one turn). */
   applyChatTemplate(messages: readonly ChatMessage[], _options: ChatTemplateOptions = {}): string {
     checkMessages(messages);
-    return messages.map((m) => m.content).join('\n');
+    return CHAR_SPECIAL_TOKENS[CHAR_BOS_ID] + messages.map((m) => m.content).join('\n');
   }
 
-  /** <bos> + the rendered prompt. */
+  /** The rendered prompt (which starts with <bos>), with no further special tokens. */
   encodeChatSync(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): Int32Array {
-    return this.encodeSync(this.applyChatTemplate(messages, options), { addSpecialTokens: true });
+    return this.encodeSync(this.applyChatTemplate(messages, options), { addSpecialTokens: false });
   }
   async encodeChat(messages: readonly ChatMessage[], options?: ChatTemplateOptions): Promise<Int32Array> {
     return this.encodeChatSync(messages, options);

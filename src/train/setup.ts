@@ -7,7 +7,7 @@ import { Policy } from '../policy/index.js';
 import { resolveReward, type RewardFn } from '../reward/index.js';
 import { makeArithmeticTask } from '../task/arithmetic.js';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/index.js';
-import { BUILTIN_DATASET, BUILTIN_MODEL, ConfigError, type TrainConfig } from './config.js';
+import { BUILTIN_DATASET, type TrainConfig } from './config.js';
 
 export interface Prompts {
   rows: PromptRow[];
@@ -53,8 +53,6 @@ export async function setupRun(config: TrainConfig, modelSource?: string): Promi
   const policy = await Policy.load(modelSource ?? config.model, { device: config.device, seed: config.seed });
   const tokenizer: TextTokenizer = policy.tokenizer ?? loadTokenizer(resolve(modelSource ?? config.model));
   if (!tokenizer.hasChatTemplate) notes.push('the tokenizer has no chat template: prompts are plain text');
-  if (builtinData && tokenizer.kind !== 'char')
-    throw new ConfigError(`the built-in arithmetic task needs the character tokenizer of ${BUILTIN_MODEL}; give --dataset for ${config.model}`);
 
   if (builtinData) {
     const task = makeArithmeticTask({ seed: config.seed });

@@ -9,7 +9,6 @@ import { GroupCollector } from '../rollout/dynamic-sampling.js';
 import { generateGroups } from '../rollout/generate.js';
 import type { Group } from '../rollout/types.js';
 import { warmup, WARMUP_DEFAULTS } from '../task/warmup.js';
-import type { CharTokenizer } from '../tokenizer/index.js';
 import { samplesFromGroups } from './batch.js';
 import { deserializeGroups, findCheckpoint, readTrainerState, saveCheckpoint, serializeGroups, type TrainerState } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
@@ -140,9 +139,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   if (state) {
     metricsLog.truncateAfter(state.step);
     log(`dapo: resuming from ${resumeFrom} after step ${state.step}`);
-  } else if (run.builtinTask) {
-    // The warm-up's optimizer state is dropped: RL starts with a fresh AdamW.
-    const loss = await warmup(run.policy, run.tokenizer as CharTokenizer, run.builtinTask, { ...WARMUP_DEFAULTS, seed: config.seed + 7 });
+  } else if (run.builtinTask && config.model.startsWith('builtin:')) {
+    // A random built-in model learns the answer format first; the warm-up's optimizer state is
+    // dropped, so RL starts with a fresh AdamW.
+    const loss = await warmup(run.policy, run.tokenizer, run.builtinTask, { ...WARMUP_DEFAULTS, seed: config.seed + 7 });
     const warmDir = join(outDir, 'warmup-model');
     await run.policy.save(warmDir, { optimizer: false });
     run.policy.dispose();
