@@ -3,14 +3,16 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
+import { evalCommand } from './commands/eval.js';
 import { plotCommand } from './commands/plot.js';
 import { trainCommand } from './commands/train.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('dapo')
   .command(trainCommand)
+  .command(evalCommand)
   .command(plotCommand)
-  .demandCommand(1, 'name a command: train or plot')
+  .demandCommand(1, 'name a command: train, eval or plot')
   .strict()
   .wrap(Math.min(110, process.stdout.columns ?? 110))
   .fail((message, error, y) => {
@@ -18,7 +20,8 @@ await yargs(hideBin(process.argv))
       const code = (error as { code?: string }).code;
       console.error(`dapo: ${error.message}${code ? ` (${code})` : ''}`);
     } else {
-      console.error(`${y.help()}\n\ndapo: ${message}`);
+      y.showHelp();
+      console.error(`\ndapo: ${message}`);
     }
     process.exit(1);
   })
