@@ -385,8 +385,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   }
 
   // Queues work, or returns a rejected promise when the arguments were bad.
-  Napi::Value run_async(const Napi::CallbackInfo& info, const char* name,
-                        const std::function<std::unique_ptr<Job>(Engine&)>& make) {
+  Napi::Value run_async(const Napi::CallbackInfo& info, const std::function<std::unique_ptr<Job>(Engine&)>& make) {
     Napi::Env env = info.Env();
     std::unique_ptr<Job> job;
     try {
@@ -401,7 +400,6 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       d.Reject(to_js_error(env, err).Value());
       return d.Promise();
     }
-    (void)name;
     busy_.store(true);
     Napi::Promise p = job->promise();
     job.release()->Queue();
@@ -409,7 +407,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   }
 
   Napi::Value ForwardLogits(const Napi::CallbackInfo& info) {
-    return run_async(info, "forwardLogits", [&](Engine& e) {
+    return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
       if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
         throw_type(env, "ids must be an Int32Array");
@@ -435,7 +433,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   }
 
   Napi::Value Logprobs(const Napi::CallbackInfo& info) {
-    return run_async(info, "logprobs", [&](Engine& e) {
+    return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
       Napi::Object bo = require_object(info, 0, "batch");
       auto args = std::make_shared<BatchArgs>(parse_batch(env, bo));
@@ -460,7 +458,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   }
 
   Napi::Value Accumulate(const Napi::CallbackInfo& info) {
-    return run_async(info, "accumulate", [&](Engine& e) {
+    return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
       Napi::Object bo = require_object(info, 0, "batch");
       Napi::Object lo = require_object(info, 1, "loss");
@@ -554,7 +552,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   }
 
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    return run_async(info, "step", [&](Engine& e) {
+    return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
       Napi::Object o = require_object(info, 0, "step options");
       AdamWOptions opt;
@@ -594,7 +592,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
 
   // generate(promptTokens: Int32Array, promptOffsets: Int32Array, options)
   Napi::Value Generate(const Napi::CallbackInfo& info) {
-    return run_async(info, "generate", [&](Engine& e) {
+    return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
       Napi::Object o = require_object(info, 0, "generate arguments");
       auto toks = typed_array<int32_t>(o, "promptTokens", napi_int32_array, "Int32Array", true);
