@@ -110,3 +110,38 @@ test('gradients add up across accumulate calls and micro-batches', async () => {
   });
   p.dispose();
 });
+
+test('log-probs, loss, gradients and the AdamW step do not depend on the thread count', async () => {
+  const { native } = await import('../src/native.js');
+  const { Policy } = await import('../src/policy/index.js');
+  const run = async () => {
+    const p = await Policy.load('builtin:tiny', { seed: 13, initStd: 0.1 });
+    const b = packBatch([
+      { prompt: [1, 5, 3, 9, 9, 4], response: Array.from({ length: 40 }, (_, i) => (i * 7) % 30 + 3) },
+      { prompt: [6], response: Array.from({ length: 70 }, (_, i) => (i * 11) % 30 + 3) },
+    ]) as TrainBatch;
+    const lp = await p.logprobs(b);
+    b.oldLogprobs = lp.map((x, i) => x + 0.1 * Math.sin(i));
+    b.advantages = lp.map((_, i) => (i % 3 ? 1 : -1));
+    const r = await p.accumulate(b, { kind: 'dapo', entropy: true });
+    const grads = p.parameterNames().map((n) => p.getGradient(n));
+    await p.step({ lr: 1e-3, weightDecay: 0.1, clipGradNorm: 0.5 });
+    const weights = p.parameterNames().map((n) => p.getParameter(n));
+    p.dispose();
+    return { lp, loss: r.loss, entropy: r.entropy, grads, weights };
+  };
+  const threads = native.numThreads();
+  const many = await run();
+  native.setNumThreads(1);
+  let one;
+  try {
+    one = await run();
+  } finally {
+    native.setNumThreads(threads);
+  }
+  assert.deepEqual(one.lp, many.lp);
+  assert.equal(one.loss, many.loss);
+  assert.deepEqual(one.entropy, many.entropy);
+  assert.deepEqual(one.grads, many.grads);
+  assert.deepEqual(one.weights, many.weights);
+});
