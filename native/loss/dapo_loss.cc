@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/thread_pool.h"
 #include "loss/row_softmax.h"
+#include "loss/token_records.h"
 
 namespace dapo {
 namespace {
@@ -28,42 +29,6 @@ void check_inputs(const LossInputs& in, bool seq_mode) {
       throw_range("seqIds[" + std::to_string(i) + "] = " + std::to_string(in.seq_ids[i]) +
                   " is outside [0, N = " + std::to_string(in.n) + ")");
   }
-}
-
-// Per-token results kept for the ordered reduction that follows the parallel sweep.
-struct TokenRecord {
-  float loss;
-  float neg_log_ratio;
-  uint8_t flags;  // bit 0 low, bit 1 high, bit 2 dual
-};
-
-TokenRecord record_of(const TokenLoss& t) {
-  return TokenRecord{t.loss, t.neg_log_ratio,
-                     static_cast<uint8_t>((t.clipped_low ? 1 : 0) | (t.clipped_high ? 2 : 0) | (t.dual_clipped ? 4 : 0))};
-}
-
-// Sequential reduction in double: the result does not depend on the thread count.
-LossStats reduce(const LossInputs& in, const std::vector<float>& weights, const std::vector<TokenRecord>& records) {
-  LossStats s;
-  double low = 0, high = 0, dual = 0, kl = 0;
-  for (size_t i = 0; i < in.n; ++i) {
-    if (!in.mask[i]) continue;
-    const TokenRecord& r = records[i];
-    s.loss += static_cast<double>(weights[i]) * r.loss;
-    kl += r.neg_log_ratio;
-    low += r.flags & 1;
-    high += (r.flags >> 1) & 1;
-    dual += (r.flags >> 2) & 1;
-    ++s.tokens;
-  }
-  if (s.tokens > 0) {
-    const double count = static_cast<double>(s.tokens);
-    s.clip_frac_low = low / count;
-    s.clip_frac_high = high / count;
-    s.clip_frac_dual = dual / count;
-    s.approx_kl = kl / count;
-  }
-  return s;
 }
 
 void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOutputs& out,
@@ -138,7 +103,7 @@ LossStats dapo_loss(const LossInputs& in, const LossOptions& options, const Loss
   } else {
     sweep_logits(in, options, out, weights, records);
   }
-  return reduce(in, weights, records);
+  return reduce_records(in.mask, weights.data(), records.data(), in.n);
 }
 
 }  // namespace dapo

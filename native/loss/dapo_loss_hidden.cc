@@ -1,4 +1,5 @@
 #include "loss/dapo_loss_hidden.h"
+#include "loss/token_records.h"
 
 #include <algorithm>
 #include <atomic>
@@ -60,11 +61,6 @@ struct RowState {
   bool finite = true;
 };
 
-struct Record {
-  float loss = 0, neg_log_ratio = 0;
-  uint8_t flags = 0;
-};
-
 }  // namespace
 
 LossStats dapo_loss_from_hidden(const HiddenLossInputs& in, const LossOptions& options, const HiddenLossOutputs& out) {
@@ -76,7 +72,7 @@ LossStats dapo_loss_from_hidden(const HiddenLossInputs& in, const LossOptions& o
   aggregation_weights(in.mask, in.seq_ids, n, options.aggregation, weights.data());
   const Model model(in);
   std::vector<RowState> rows(n);
-  std::vector<Record> records(n);
+  std::vector<TokenRecord> records(n);
 
   // Pass 1: per row, online log-sum-exp (and entropy) over vocabulary chunks.
   parallel_for(n, 1, [&](size_t begin, size_t end) {
@@ -119,8 +115,7 @@ LossStats dapo_loss_from_hidden(const HiddenLossInputs& in, const LossOptions& o
       out.logprobs[i] = logp;
       if (out.entropy) out.entropy[i] = static_cast<float>(std::log(sum) - weighted / sum);
       const TokenLoss t = token_loss(logp, in.old_logprobs[i], in.advantages[i], options.clip);
-      records[i] = Record{t.loss, t.neg_log_ratio,
-                          static_cast<uint8_t>((t.clipped_low ? 1 : 0) | (t.clipped_high ? 2 : 0) | (t.dual_clipped ? 4 : 0))};
+      records[i] = record_of(t);
       row.scale = weights[i] * t.dloss_dlogp;
     }
   });
@@ -171,25 +166,7 @@ LossStats dapo_loss_from_hidden(const HiddenLossInputs& in, const LossOptions& o
       for (size_t k = 0; k < h; ++k) out.grad_weight[j * h + k] = static_cast<float>(acc[(j - begin) * h + k]);
   });
 
-  LossStats s;
-  double low = 0, high = 0, dual = 0, kl = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (!in.mask[i]) continue;
-    s.loss += static_cast<double>(weights[i]) * records[i].loss;
-    kl += records[i].neg_log_ratio;
-    low += records[i].flags & 1;
-    high += (records[i].flags >> 1) & 1;
-    dual += (records[i].flags >> 2) & 1;
-    ++s.tokens;
-  }
-  if (s.tokens > 0) {
-    const double count = static_cast<double>(s.tokens);
-    s.clip_frac_low = low / count;
-    s.clip_frac_high = high / count;
-    s.clip_frac_dual = dual / count;
-    s.approx_kl = kl / count;
-  }
-  return s;
+  return reduce_records(in.mask, weights.data(), records.data(), n);
 }
 
 }  // namespace dapo

@@ -4,7 +4,7 @@
 // exact twin (native/loss/dapo_loss_hidden.cc).
 import { native } from '../native.js';
 import type { HiddenLossArgs, HiddenLossResult } from './cuda-types.js';
-import type { Device } from './index.js';
+import { requireOptions, resolveDevice, type Device } from './backend.js';
 
 export type { HiddenLossArgs, HiddenLossResult } from './cuda-types.js';
 
@@ -13,26 +13,15 @@ export interface DapoLossFromHiddenOptions extends HiddenLossArgs {
   device?: Device;
 }
 
-function pick(device: Device | undefined): 'cpu' | 'cuda' {
-  if (device === undefined || device === 'cpu') return 'cpu';
-  if (device !== 'cuda' && device !== 'auto') throw new RangeError(`device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
-  const info = native.cudaInfo();
-  const usable = info.loaded && info.devices > 0;
-  if (device === 'auto') return usable ? 'cuda' : 'cpu';
-  if (!usable) throw new Error(`device 'cuda' is not available: ${info.reason ?? 'unknown reason'}`);
-  return 'cuda';
-}
 
 /** The DAPO loss from hidden states and the LM head, with gradients for both. */
 export function dapoLossFromHidden(options: DapoLossFromHiddenOptions): HiddenLossResult {
-  if (options === null || typeof options !== 'object') throw new TypeError('dapoLossFromHidden options must be an object');
-  const { device, ...args } = options;
-  return pick(device) === 'cuda' ? native.cudaDapoLossFromHidden(args) : native.dapoLossFromHidden(args);
+  const { device, ...args } = requireOptions(options, 'dapoLossFromHidden');
+  return resolveDevice(device) === 'cuda' ? native.cudaDapoLossFromHidden(args) : native.dapoLossFromHidden(args);
 }
 
 /** As dapoLossFromHidden; on CUDA the work runs off the main thread. */
 export async function dapoLossFromHiddenAsync(options: DapoLossFromHiddenOptions): Promise<HiddenLossResult> {
-  if (options === null || typeof options !== 'object') throw new TypeError('dapoLossFromHidden options must be an object');
-  const { device, ...args } = options;
-  return pick(device) === 'cuda' ? native.cudaDapoLossFromHiddenAsync(args) : native.dapoLossFromHidden(args);
+  const { device, ...args } = requireOptions(options, 'dapoLossFromHidden');
+  return resolveDevice(device) === 'cuda' ? native.cudaDapoLossFromHiddenAsync(args) : native.dapoLossFromHidden(args);
 }

@@ -1,8 +1,9 @@
 // The public loss API: the native kernels behind typed functions, with a device switch.
 import { native, type NativeLossArgs, type NativeLossResult } from '../native.js';
+import { requireOptions, resolveDevice, type Device } from './backend.js';
 
-export type Device = 'cpu' | 'cuda' | 'auto';
-export const DEVICES = ['cpu', 'cuda', 'auto'] as const;
+export { DEVICES } from './backend.js';
+export type { Device } from './backend.js';
 
 export interface DapoLossOptions extends NativeLossArgs {
   /** 'cpu' (default), 'cuda', or 'auto' (CUDA when a device is usable, else CPU). */
@@ -10,22 +11,6 @@ export interface DapoLossOptions extends NativeLossArgs {
 }
 
 export type DapoLossResult = NativeLossResult;
-
-function resolveDevice(device: Device | undefined): 'cpu' | 'cuda' {
-  if (device === undefined || device === 'cpu') return 'cpu';
-  if (device !== 'cuda' && device !== 'auto') throw new RangeError(`device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
-  const info = native.cudaInfo();
-  const usable = info.loaded && info.devices > 0;
-  if (device === 'auto') return usable ? 'cuda' : 'cpu';
-  if (!usable) throw new Error(`device 'cuda' is not available: ${info.reason ?? 'unknown reason'}`);
-  return 'cuda';
-}
-
-function requireOptions<T>(options: T, what: string): T {
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new TypeError(`${what} options must be an object`);
-  return options;
-}
 
 /** The DAPO policy loss and its gradient, synchronously. */
 export function dapoLoss(options: DapoLossOptions): DapoLossResult {
