@@ -4,7 +4,8 @@ export type PolicyErrorCode =
   | 'E_MODEL_CONFIG'
   | 'E_SAFETENSORS'
   | 'E_WEIGHTS'
-  | 'E_DEVICE';
+  | 'E_DEVICE'
+  | 'E_DISPOSED';
 
 export class PolicyError extends Error {
   readonly code: PolicyErrorCode;

@@ -11,7 +11,7 @@ import type { PackedBatch, TrainBatch } from './batch.js';
 import { builtinConfig } from './builtin.js';
 import { parseHfConfig, toHfConfig, type PolicyConfig } from './config.js';
 import { PolicyError } from './errors.js';
-import { readModelHeaders, readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorToWrite } from './safetensors.js';
+import { readModelHeaders, readSafetensorsHeader, readTensorBytes, readTensorBytesAsync, writeSafetensors, type TensorToWrite } from './safetensors.js';
 
 
 export interface PolicyLoadOptions {
@@ -187,7 +187,8 @@ export class Policy {
     const engine = createEngine(config, device);
     const policy = new Policy(config, engine, dir);
     try {
-      policy.names.forEach((name, i) => {
+      for (let i = 0; i < policy.names.length; i++) {
+        const name = policy.names[i];
         const entry = headers.get(name);
         if (!entry) throw new PolicyError('E_WEIGHTS', `${dir}: tensor ${name} is missing from the checkpoint`);
         const want = policy.shapes[i];
@@ -195,8 +196,8 @@ export class Policy {
           throw new PolicyError('E_WEIGHTS', `${entry.file}: ${name} has shape [${entry.shape.join(', ')}], the config needs [${want.join(', ')}]`);
         if (entry.dtype !== 'F32' && entry.dtype !== 'BF16' && entry.dtype !== 'F16')
           throw new PolicyError('E_WEIGHTS', `${entry.file}: ${name} has dtype ${entry.dtype} (F32, BF16 or F16 are read)`);
-        engine.setParam(i, readTensorBytes(entry), entry.dtype);
-      });
+        engine.setParam(i, await readTensorBytesAsync(entry), entry.dtype);
+      }
       if ((options.loadOptimizer ?? true) && existsSync(join(dir, 'optimizer.safetensors'))) policy.loadOptimizer(join(dir, 'optimizer.safetensors'));
     } catch (e) {
       engine.dispose();
@@ -213,7 +214,7 @@ export class Policy {
   }
 
   private live(): NativePolicyEngine {
-    if (!this.engine) throw new PolicyError('E_DEVICE', 'the policy has been disposed');
+    if (!this.engine) throw new PolicyError('E_DISPOSED', 'the policy has been disposed');
     return this.engine;
   }
 

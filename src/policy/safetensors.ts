@@ -2,6 +2,7 @@
 // data_offsets per tensor, optional __metadata__), then the raw little-endian data. Reading
 // checks every offset against the file, so a corrupt file is an error, never a wild read.
 import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PolicyError } from './errors.js';
 
@@ -134,6 +135,23 @@ export function readTensorBytes(entry: TensorEntry): Uint8Array {
     return buf;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The raw bytes of one tensor, read without blocking the event loop. */
+export async function readTensorBytesAsync(entry: TensorEntry): Promise<Uint8Array> {
+  const fh = await open(entry.file, 'r');
+  try {
+    const buf = new Uint8Array(entry.end - entry.begin);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, Math.min(buf.length - got, 1 << 26), entry.begin + got);
+      if (bytesRead === 0) bad(entry.file, `unexpected end of file in tensor ${entry.name}`);
+      got += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
   }
 }
 
