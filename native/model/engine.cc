@@ -399,7 +399,10 @@ Engine::Targets Engine::targets_of(const PackedBatch& batch) const {
 // The whole stack over a packed batch; records activations for the backward pass when asked.
 void Engine::forward_packed(const PackedBatch& batch, bool record, Forward& f) {
   const size_t t = batch.n_tokens, h = c_.hidden, kvd = c_.kv_heads * c_.head_dim;
-  rope_.ensure(c_.max_positions);
+  size_t longest = 0;
+  for (size_t s = 0; s < batch.n_seqs; ++s)
+    longest = std::max<size_t>(longest, static_cast<size_t>(batch.offsets[s + 1] - batch.offsets[s]));
+  rope_.ensure(longest);  // tables only as far as this batch needs (contexts can be 128k)
   f.pos.resize(t);
   std::vector<uint32_t> seq_off(t);
   for (size_t s = 0; s < batch.n_seqs; ++s)
@@ -676,7 +679,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
   for (size_t i = 0; i < a.n_stop; ++i)
     if (a.stop[i] < 0 || static_cast<size_t>(a.stop[i]) >= v)
       throw_range("stop[" + std::to_string(i) + "] = " + std::to_string(a.stop[i]) + " is outside [0, vocabSize)");
-  rope_.ensure(c_.max_positions);
+  rope_.ensure(*std::max_element(cap.begin(), cap.end()));
 
   // Cache: sequence q = p * n + j owns positions [base[q], base[q] + cap[p]) of each layer.
   const size_t nq = np * n;
