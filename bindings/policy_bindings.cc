@@ -163,7 +163,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     guarded(env, [&] {
       Napi::Object cfg = require_object(info, 0, "config");
       engine_ = std::make_unique<Engine>(parse_config(env, cfg));
-      external_ = static_cast<int64_t>(engine_->num_parameters() * sizeof(float) * 4);
+      external_ = static_cast<int64_t>(engine_->num_parameters() * sizeof(float));
       Napi::MemoryManagement::AdjustExternalMemory(env, external_);
       return 0;
     });

@@ -152,11 +152,9 @@ Engine::Engine(const ModelConfig& config) : c_(config) {
   if (!c_.tie_embeddings) add_param("lm_head.weight", {c_.vocab, h}, true);
   const size_t total = params_.back().offset + params_.back().size;
   w_.assign(total, 0.0f);
-  g_.assign(total, 0.0f);
   decay_.assign(total, 0);
   for (const auto& p : params_)
     if (p.decay) std::fill(decay_.begin() + p.offset, decay_.begin() + p.offset + p.size, 1);
-  opt_.resize(total);
   layers_.resize(c_.layers);
   for (size_t l = 0; l < c_.layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -194,13 +192,20 @@ void Engine::init_random(uint64_t seed, float stddev) {
     for (size_t i = 0; i < p.size; ++i) w[i] = is_norm ? 1.0f : is_bias ? 0.0f : normal(rng);
   }
   zero_grad();
-  opt_.resize(w_.size());
+  opt_ = AdamW();
 }
 
 void Engine::zero_grad() { std::fill(g_.begin(), g_.end(), 0.0f); }
 
+// Gradients (and AdamW's moments, in AdamW::step) are allocated when training starts, so a
+// policy that only generates holds just its weights.
+float* Engine::grads() {
+  if (g_.size() != w_.size()) g_.assign(w_.size(), 0.0f);
+  return g_.data();
+}
+
 AdamWStats Engine::step(const AdamWOptions& options) {
-  return opt_.step(w_.data(), g_.data(), decay_.data(), w_.size(), options, true);
+  return opt_.step(w_.data(), grads(), decay_.data(), w_.size(), options, true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,6 +455,7 @@ void Engine::head_chunks(const Forward& f, const Targets& tg, const std::vector<
                          const std::function<void(size_t, size_t, const float*, float*)>& fn) {
   const size_t h = c_.hidden, v = c_.vocab;
   const float* head = w_.data() + lm_head_;
+  if (dhf) grads();
   std::vector<float> rows, logits, dlogits, drows;
   for (size_t ci = 0; ci + 1 < cuts.size(); ++ci) {
     const size_t r0 = cuts[ci], r1 = cuts[ci + 1], n = r1 - r0;
@@ -502,6 +508,7 @@ void Engine::release_buffers() {
 }
 
 void Engine::backward_packed(const PackedBatch& batch, Forward& f, std::vector<float>& dhf) {
+  grads();
   const size_t t = batch.n_tokens, h = c_.hidden;
   std::vector<float> dx(t * h);
   rmsnorm_backward(dhf.data(), f.xs[0].data(), w_.data() + final_norm_, f.rstd_f.data(), t, h, dx.data(), false,

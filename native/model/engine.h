@@ -73,7 +73,7 @@ class Engine {
   const std::vector<ParamInfo>& params() const { return params_; }
   size_t num_parameters() const { return w_.size(); }
   float* weights() { return w_.data(); }
-  float* grads() { return g_.data(); }
+  float* grads();  // allocated (zero) on first use
   AdamW& optimizer() { return opt_; }
 
   // Normal(0, std) weights from a seed, norms at 1, biases at 0.
