@@ -152,9 +152,10 @@ Engine::Engine(const ModelConfig& config) : c_(config) {
   if (!c_.tie_embeddings) add_param("lm_head.weight", {c_.vocab, h}, true);
   const size_t total = params_.back().offset + params_.back().size;
   w_.assign(total, 0.0f);
-  decay_.assign(total, 0);
-  for (const auto& p : params_)
-    if (p.decay) std::fill(decay_.begin() + p.offset, decay_.begin() + p.offset + p.size, 1);
+  for (const auto& p : params_) {
+    if (!spans_.empty() && spans_.back().decay == p.decay) spans_.back().end = p.offset + p.size;
+    else spans_.push_back(AdamW::Span{p.offset, p.offset + p.size, p.decay});
+  }
   layers_.resize(c_.layers);
   for (size_t l = 0; l < c_.layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -205,7 +206,7 @@ float* Engine::grads() {
 }
 
 AdamWStats Engine::step(const AdamWOptions& options) {
-  return opt_.step(w_.data(), grads(), decay_.data(), w_.size(), options, true);
+  return opt_.step(w_.data(), grads(), spans_, w_.size(), options, true);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class Engine {
   ModelConfig c_;
   std::vector<ParamInfo> params_;
   std::vector<float> w_, g_;
-  std::vector<uint8_t> decay_;
+  std::vector<AdamW::Span> spans_;  // weight decay on or off, by runs of parameters
   std::vector<LayerWeights> layers_;
   size_t embed_ = 0, final_norm_ = 0, lm_head_ = 0;
   AdamW opt_;

@@ -34,7 +34,8 @@ void AdamW::resize(size_t n) {
   t_ = 0;
 }
 
-AdamWStats AdamW::step(float* w, float* g, const uint8_t* decay, size_t n, const AdamWOptions& o, bool zero_grad) {
+AdamWStats AdamW::step(float* w, float* g, const std::vector<Span>& spans, size_t n, const AdamWOptions& o,
+                        bool zero_grad) {
   if (m_.size() != n) resize(n);
   AdamWStats stats;
   stats.grad_norm = global_norm(g, n);
@@ -58,17 +59,20 @@ AdamWStats AdamW::step(float* w, float* g, const uint8_t* decay, size_t n, const
   const float gscale = static_cast<float>(scale);
   float* m = m_.data();
   float* v = v_.data();
-  parallel_for(n, kChunk, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const float gi = g[i] * gscale;
-      if (zero_grad) g[i] = 0.0f;
-      if (!decay || decay[i]) w[i] *= decay_factor;
-      m[i] = b1 * m[i] + (1.0f - b1) * gi;
-      v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-      const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
-      w[i] -= step_size * m[i] / denom;
-    }
-  });
+  for (const Span& span : spans) {
+    const float wd = span.decay ? decay_factor : 1.0f;
+    parallel_for(span.end - span.begin, kChunk, [&](size_t b, size_t e) {
+      for (size_t i = span.begin + b; i < span.begin + e; ++i) {
+        const float gi = g[i] * gscale;
+        if (zero_grad) g[i] = 0.0f;
+        w[i] *= wd;
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
+        w[i] -= step_size * m[i] / denom;
+      }
+    });
+  }
   return stats;
 }
 

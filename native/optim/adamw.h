@@ -24,10 +24,16 @@ struct AdamWStats {
 class AdamW {
  public:
   void resize(size_t n);
-  // One update of w from g; decay[i] says whether weight decay applies to w[i] (null: all).
-  // Non-finite gradients throw before anything changes. With zero_grad, g is cleared in the
-  // same pass (one sweep over memory fewer).
-  AdamWStats step(float* w, float* g, const uint8_t* decay, size_t n, const AdamWOptions& o, bool zero_grad = false);
+  // A run of parameters [begin, end) and whether weight decay applies to it.
+  struct Span {
+    size_t begin, end;
+    bool decay;
+  };
+  // One update of w from g over the spans (which cover [0, n) in order). Non-finite gradients
+  // throw before anything changes. With zero_grad, g is cleared in the same pass (one sweep
+  // over memory fewer).
+  AdamWStats step(float* w, float* g, const std::vector<Span>& spans, size_t n, const AdamWOptions& o,
+                  bool zero_grad = false);
 
   std::vector<float>& m() { return m_; }
   std::vector<float>& v() { return v_; }
