@@ -3,7 +3,7 @@
 // final accuracy and the final entropy, and writes the table into benchmarks/RESULTS.md.
 //   node --import tsx scripts/ablation.ts [--seeds 1,2,3] [--steps N] [--out runs/ablation]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,11 +34,26 @@ interface Outcome {
   seconds: number;
 }
 
+// A finished run of the same command is reused (its recorded minutes included), so an
+// interrupted ablation picks up where it stopped.
+function finished(out: string, args: string[]): number | undefined {
+  const record = join(out, 'ablation-run.json');
+  if (!existsSync(record)) return undefined;
+  const saved = JSON.parse(readFileSync(record, 'utf8')) as { args: string[]; seconds: number };
+  return JSON.stringify(saved.args) === JSON.stringify(args) ? saved.seconds : undefined;
+}
+
 function runOne(flags: string[], seed: number, out: string): Outcome {
   const started = Date.now();
-  const args = ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'train', '--seed', String(seed), '--out', out, ...flags, ...(steps ? ['--steps', steps] : [])];
-  const result = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' } });
-  if (result.status !== 0) throw new Error(`run failed: ${args.join(' ')}\n${result.stderr}`);
+  const args = ['train', '--seed', String(seed), '--out', out, ...flags, ...(steps ? ['--steps', steps] : [])];
+  let seconds = finished(out, args);
+  if (seconds === undefined) {
+    rmSync(out, { recursive: true, force: true });
+    const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    if (result.status !== 0) throw new Error(`run failed: ${args.join(' ')}\n${result.stderr}`);
+    seconds = (Date.now() - started) / 1000;
+    writeFileSync(join(out, 'ablation-run.json'), JSON.stringify({ args, seconds }) + '\n');
+  }
   const rows = readMetrics(join(out, 'metrics.jsonl'));
   const evals = rows.filter((r) => r['val/acc'] !== undefined);
   const trained = rows.filter((r) => r['actor/entropy'] !== undefined);
@@ -46,7 +61,7 @@ function runOne(flags: string[], seed: number, out: string): Outcome {
     stepsTo80: evals.find((r) => r['val/acc'] >= 0.8)?.step,
     finalAcc: evals[evals.length - 1]['val/acc'],
     finalEntropy: trained[trained.length - 1]?.['actor/entropy'] ?? NaN,
-    seconds: (Date.now() - started) / 1000,
+    seconds,
   };
 }
 

@@ -149,7 +149,7 @@ export const RECIPE_DEFAULTS: TrainConfig = {
  * 2-core CPU: small batches, short responses, a learning rate for a tiny random model.
  */
 export const BUILTIN_SCALE: Partial<TrainConfig> = {
-  steps: 400,
+  steps: 800,
   epochs: 1000,
   n: 8,
   trainBatch: 16,
