@@ -507,8 +507,8 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
           token_count = *t;
         }
         return std::make_unique<Job>(env, "accumulate", Value(), &busy_,
-                                     [&e, args, maskd, token_count, lpd, result] {
-                                       *result = e.accumulate_nll(args->batch, maskd, token_count, lpd);
+                                     [&e, args, maskd, token_count, lpd, entd, result] {
+                                       *result = e.accumulate_nll(args->batch, maskd, token_count, lpd, entd);
                                      },
                                      done);
       }

@@ -18,6 +18,11 @@ test('a few hundred nll steps memorise a short text', async () => {
     last = r.loss;
     await p.step({ lr: 3e-3, clipGradNorm: 1 });
   }
+  const withEntropy = await p.accumulate(batch, { kind: 'nll', entropy: true });
+  const { entropy } = await p.logprobsWithEntropy(batch);
+  assert.deepEqual(withEntropy.entropy, entropy);
+  assert.ok(entropy.every((h) => h >= 0 && h < 0.5), 'a memorised text is predicted with low entropy');
+  p.zeroGrad();
   assert.ok(first > 3, `initial loss ${first} should be near ln(V) = ${Math.log(p.config.vocabSize).toFixed(2)}`);
   assert.ok(last < 0.05, `loss after 300 steps: ${last}`);
   const [[greedy]] = await p.generate([ids.subarray(0, 3)], { maxNewTokens: ids.length - 3, temperature: 0, stop: [] });

@@ -639,7 +639,7 @@ AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* 
 }
 
 AccumulateResult Engine::accumulate_nll(const PackedBatch& batch, const uint8_t* mask, double token_count,
-                                        float* out_logprobs) {
+                                        float* out_logprobs, float* out_entropy) {
   const size_t n = count_targets(batch);
   const Targets tg = targets_of(batch);
   if (token_count < 0) {
@@ -653,7 +653,8 @@ AccumulateResult Engine::accumulate_nll(const PackedBatch& batch, const uint8_t*
   AccumulateResult res;
   head_chunks(f, tg, chunk_cuts(tg, false), dhf.data(), [&](size_t r0, size_t r1, const float* logits, float* dl) {
     const NllStats st = nll_loss(logits, r1 - r0, c_.vocab, tg.token.data() + r0, mask ? mask + r0 : nullptr,
-                                 token_count, dl, (out_logprobs ? out_logprobs : lp.data()) + r0);
+                                 token_count, dl, (out_logprobs ? out_logprobs : lp.data()) + r0,
+                                 out_entropy ? out_entropy + r0 : nullptr);
     res.stats.loss += st.loss;
     res.stats.tokens += st.tokens;
   });

@@ -90,7 +90,7 @@ class Engine {
                                    float* out_entropy);
   // Mean negative log-likelihood: sum over masked targets of -log p / token_count (< 0: their count).
   AccumulateResult accumulate_nll(const PackedBatch& batch, const uint8_t* mask, double token_count,
-                                  float* out_logprobs);
+                                  float* out_logprobs, float* out_entropy = nullptr);
   AdamWStats step(const AdamWOptions& options);
   GenerateResult generate(const GenerateArgs& args);
 

@@ -12,7 +12,7 @@
 namespace dapo {
 
 NllStats nll_loss(const float* logits, size_t n, size_t v, const int32_t* tokens, const uint8_t* mask,
-                  double token_count, float* grad, float* logprobs) {
+                  double token_count, float* grad, float* logprobs, float* entropy) {
   for (size_t i = 0; i < n; ++i)
     if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= v)
       throw_range("tokens[" + std::to_string(i) + "] = " + std::to_string(tokens[i]) + " is outside [0, vocabSize)");
@@ -21,13 +21,14 @@ NllStats nll_loss(const float* logits, size_t n, size_t v, const int32_t* tokens
   parallel_for(n, 1 + 16384 / v, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const float* row = logits + i * v;
-      const RowStats st = row_stats_f32(row, v, false);
+      const RowStats st = row_stats_f32(row, v, entropy != nullptr);
       if (!st.finite) {
         bad = true;
         if (grad) std::memset(grad + i * v, 0, v * sizeof(float));
         continue;
       }
       logprobs[i] = row[tokens[i]] - st.lse;
+      if (entropy) entropy[i] = st.entropy;
       if (!grad) continue;
       if ((mask && !mask[i]) || scale == 0.0f) {
         std::memset(grad + i * v, 0, v * sizeof(float));

@@ -40,7 +40,7 @@ export type PolicyLoss =
       seqCount?: number;
       entropy?: boolean;
     }
-  | { kind: 'nll'; tokenCount?: number; entropy?: never };
+  | { kind: 'nll'; tokenCount?: number; entropy?: boolean };
 
 export interface AccumulateResult {
   /** This call's share of the loss (already divided by tokenCount). */
