@@ -168,3 +168,29 @@ test('top-p keeps the smallest set of most likely tokens whose mass reaches p; t
   for (let t = 0; t < dist.length; t++) if (dist[t] > 0.05) assert.ok(seen.has(t), `kept token ${t} (p = ${dist[t]}) never drawn`);
   p.dispose();
 });
+
+test('top-p over a large vocabulary equals the full sort (selection grows until the set fits)', () => {
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const spread of [8, 2, 0.3]) {
+    const logits = Float32Array.from({ length: 3000 }, () => (rand() - 0.5) * spread);
+    logits[17] = logits[18];  // a tie, broken by id
+    const probs = logSoftmax(logits).map(Math.exp);
+    const order = probs.map((x, i) => [x, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    for (const topP of [0.1, 0.5, 0.9, 0.99]) {
+      for (const topK of [0, 500]) {
+        const d = native.samplingDistribution(logits, { topP, topK });
+        const cand = topK ? order.slice(0, topK) : order;
+        const total = cand.reduce((a, x) => a + x[0], 0);
+        let k = 0;
+        let cum = 0;
+        while (k < cand.length && cum < topP * total * (1 - 1e-12)) cum += cand[k++][0];
+        const kept = new Set(cand.slice(0, k).map((x) => x[1]));
+        let count = 0;
+        for (let i = 0; i < d.length; i++) if (d[i] > 0) count++;
+        assert.equal(count, kept.size, `spread ${spread}, topP ${topP}, topK ${topK}`);
+        for (const i of kept) assert.ok(Math.abs(d[i] - probs[i] / cum) < 1e-9);
+      }
+    }
+  }
+});

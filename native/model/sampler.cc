@@ -40,15 +40,28 @@ double kept_set(size_t v, const SamplingOptions& o, double total, SamplerScratch
     total = 0;
     for (size_t i = 0; i < keep; ++i) total += s.prob[s.order[i]];
   }
-  std::sort(s.order.begin(), s.order.begin() + keep, before);
   if (o.top_p < 1.0) {
-    double cum = 0;
-    size_t i = 0;
-    for (; i < keep; ++i) {
-      cum += s.prob[s.order[i]];
-      if (cum >= o.top_p * total) break;
+    // The smallest prefix of the sorted candidates whose mass reaches top_p: sort only the
+    // most likely k (a selection, then a sort of k), growing k until the prefix fits inside.
+    // The comparator is a total order, so the result is the full sort's.
+    size_t k = std::min<size_t>(keep, 64);
+    for (;;) {
+      if (k < keep) std::nth_element(s.order.begin(), s.order.begin() + k, s.order.begin() + keep, before);
+      std::sort(s.order.begin(), s.order.begin() + k, before);
+      double cum = 0;
+      size_t i = 0;
+      for (; i < k; ++i) {
+        cum += s.prob[s.order[i]];
+        if (cum >= o.top_p * total) break;
+      }
+      if (i < k || k == keep) {
+        keep = std::min(k, i + 1);
+        break;
+      }
+      k = std::min(keep, k * 4);
     }
-    keep = std::min(keep, i + 1);
+  } else {
+    std::sort(s.order.begin(), s.order.begin() + keep, before);
   }
   s.order.resize(keep);
   total = 0;
