@@ -169,7 +169,10 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     });
   }
 
-  ~PolicyEngine() override = default;
+  // Collected without dispose(): give back the memory reported to V8.
+  ~PolicyEngine() override {
+    if (external_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -external_);
+  }
 
  private:
   Engine& engine(Napi::Env env) {
