@@ -173,13 +173,13 @@ dapo_cuda_loss_common to_abi(const CommonCall& call) {
 }
 
 Napi::Object stats_object(Napi::Env env, const dapo_cuda_loss_stats& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("clipFracLow", s.clip_frac_low);
-  o.Set("clipFracHigh", s.clip_frac_high);
-  o.Set("clipFracDual", s.clip_frac_dual);
-  o.Set("approxKl", s.approx_kl);
-  o.Set("tokens", static_cast<double>(s.tokens));
-  return o;
+  LossStats stats;
+  stats.clip_frac_low = s.clip_frac_low;
+  stats.clip_frac_high = s.clip_frac_high;
+  stats.clip_frac_dual = s.clip_frac_dual;
+  stats.approx_kl = s.approx_kl;
+  stats.tokens = static_cast<size_t>(s.tokens);
+  return loss_stats_object(env, stats);
 }
 
 namespace {
@@ -197,6 +197,8 @@ std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info) {
   auto call = std::make_unique<CudaLossCall>();
   dapo_cuda_loss_args& a = call->args;
   Napi::Object args = require_object(info, 0, "dapoLoss options");
+  if (number(args, "klCoef").value_or(0) > 0)
+    throw_range(env, "klCoef (the KL penalty to a reference) is not implemented on CUDA yet; use device 'cpu'");
   const bool device = any_device_tensor(env, args, {"logits", "logprobs", "tokens", "oldLogprobs", "advantages", "mask",
                                                     "seqIds", "gradOut"});
   if (!device) {

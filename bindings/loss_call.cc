@@ -57,14 +57,21 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info) {
   auto logprobs = typed_array<float>(args, "logprobs", napi_float32_array, "Float32Array", false);
   auto tokens = typed_array<int32_t>(args, "tokens", napi_int32_array, "Int32Array", false);
   auto seq_ids = typed_array<int32_t>(args, "seqIds", napi_int32_array, "Int32Array", false);
+  auto ref_logprobs = typed_array<float>(args, "refLogprobs", napi_float32_array, "Float32Array", false);
   const size_t n = old_logprobs->length;
   check_length(env, advantages, "advantages", n);
   check_length(env, mask, "mask", n);
   check_length(env, logprobs, "logprobs", n);
   check_length(env, tokens, "tokens", n);
   check_length(env, seq_ids, "seqIds", n);
+  check_length(env, ref_logprobs, "refLogprobs", n);
 
   parse_clip(env, args, call->options);
+  if (auto kl = number(args, "klCoef")) {
+    if (*kl < 0) throw_range(env, "klCoef must be >= 0, got " + std::to_string(*kl));
+    if (*kl > 0 && !ref_logprobs) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
+    call->options.kl_coef = static_cast<float>(*kl);
+  }
   parse_aggregation_options(env, args, call->options);
   if (call->options.aggregation.mode != Aggregation::TokenMean && !seq_ids)
     throw_type(env, "seqIds (Int32Array) is required by the seq-mean aggregations");
@@ -108,7 +115,8 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info) {
   in.advantages = advantages->data;
   in.mask = mask->data;
   in.seq_ids = seq_ids ? seq_ids->data : nullptr;
-  for (auto* view : {&old_logprobs, &advantages, &logprobs})
+  in.ref_logprobs = ref_logprobs && call->options.kl_coef > 0 ? ref_logprobs->data : nullptr;
+  for (auto* view : {&old_logprobs, &advantages, &logprobs, &ref_logprobs})
     if (*view) call->keep_alive.push_back(Napi::Persistent((*view)->array));
   for (auto* view : {&tokens, &seq_ids})
     if (*view) call->keep_alive.push_back(Napi::Persistent((*view)->array));
@@ -138,14 +146,19 @@ Napi::Object result_object(Napi::Env env, LossCall& call, const LossStats& stats
   result.Set("grad", call.grad.Value());
   result.Set("logprobs", call.logprobs.Value());
   if (!call.entropy.IsEmpty()) result.Set("entropy", call.entropy.Value());
+  result.Set("stats", loss_stats_object(env, stats));
+  return result;
+}
+
+Napi::Object loss_stats_object(Napi::Env env, const LossStats& stats) {
   Napi::Object s = Napi::Object::New(env);
   s.Set("clipFracLow", stats.clip_frac_low);
   s.Set("clipFracHigh", stats.clip_frac_high);
   s.Set("clipFracDual", stats.clip_frac_dual);
   s.Set("approxKl", stats.approx_kl);
+  s.Set("klRef", stats.kl_ref);
   s.Set("tokens", static_cast<double>(stats.tokens));
-  result.Set("stats", s);
-  return result;
+  return s;
 }
 
 }  // namespace dapo::bind

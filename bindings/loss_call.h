@@ -22,5 +22,7 @@ struct LossCall {
 // Checks every argument (TypeError / RangeError naming it) and allocates the outputs.
 std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info);
 Napi::Object result_object(Napi::Env env, LossCall& call, const LossStats& stats);
+// The `stats` member of a loss result (the same keys from every backend).
+Napi::Object loss_stats_object(Napi::Env env, const LossStats& stats);
 
 }  // namespace dapo::bind

@@ -28,6 +28,10 @@ export interface NativeLossArgs {
   advantages: Float32Array;
   mask: Uint8Array;
   seqIds?: Int32Array;
+  /** Log-probs under a frozen reference policy, for the KL penalty (with klCoef > 0). */
+  refLogprobs?: Float32Array;
+  /** Weight of the KL penalty to the reference (verl's low_var_kl); 0 or absent: none, as DAPO. */
+  klCoef?: number;
   clipLow?: number;
   clipHigh?: number;
   clipC?: number;
@@ -43,6 +47,8 @@ export interface LossStats {
   clipFracHigh: number;
   clipFracDual: number;
   approxKl: number;
+  /** Mean KL penalty to the reference over counted tokens (0 without klCoef). */
+  klRef: number;
   tokens: number;
 }
 

@@ -45,6 +45,10 @@ const CASES: Case[] = [
   ['tokenCount NaN', (a) => ({ ...a, tokenCount: NaN }), RangeError, /tokenCount must be finite/],
   ['entropy not a boolean', (a) => ({ ...a, entropy: 1 }), TypeError, /entropy must be a boolean/],
   ['gradOut of the wrong length', (a) => ({ ...a, gradOut: new Float32Array(5) }), RangeError, /gradOut has length 5, expected 66/],
+  ['klCoef without refLogprobs', (a) => ({ ...a, klCoef: 0.1 }), TypeError, /refLogprobs .* is required when klCoef > 0/],
+  ['klCoef negative', (a) => ({ ...a, klCoef: -0.1, refLogprobs: a.oldLogprobs }), RangeError, /klCoef must be >= 0/],
+  ['refLogprobs too short', (a) => ({ ...a, klCoef: 0.1, refLogprobs: a.oldLogprobs.subarray(2) }), RangeError, /refLogprobs has length 4/],
+  ['NaN reference log-prob', (a) => ({ ...a, klCoef: 0.1, refLogprobs: Float32Array.from(a.oldLogprobs, (x, i) => (i === 3 ? NaN : x)) }), RangeError, /refLogprobs\[3\] is not finite/],
   ['unknown device', (a) => ({ ...a, device: 'tpu' }), RangeError, /device must be 'cpu', 'cuda' or 'auto'/],
 ];
 

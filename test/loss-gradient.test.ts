@@ -60,6 +60,21 @@ describe('d loss / d logits against finite differences', () => {
   }
 });
 
+describe('the KL penalty against finite differences', () => {
+  test('d loss / d logits with klCoef and a reference', () => {
+    const rng = new Rng(seed + 2);
+    let args: NativeLossArgs;
+    do args = awayFromKinks(randomLossArgs(rng, { n: 6, v: 7, dtype: 'f32', aggregation: 'token-mean', clipC: 3 }), 0.03, rng);
+    while (maxAbs(referenceDapoLoss(args).grad) < 1e-2);
+    const current = referenceDapoLoss(args).logprobs;
+    args = { ...args, refLogprobs: Float32Array.from(current, (lp) => lp + rng.uniform(-0.8, 0.8)), klCoef: 0.7 };
+    const native = dapoLoss(args).grad;
+    let worst = 0;
+    for (let i = 0; i < native.length; i++) worst = Math.max(worst, Math.abs(native[i] - finiteDifference(args, i, 1e-3)));
+    assert.ok(worst < 2e-4, `max |grad - fd| = ${worst}`);
+  });
+});
+
 describe('d loss / d logprobs against finite differences', () => {
   test('log-probs mode, token-mean with dual clip', () => {
     const rng = new Rng(seed + 1);

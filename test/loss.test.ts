@@ -106,6 +106,38 @@ describe('dapoLoss from log-probs matches the reference', () => {
   }
 });
 
+describe('the KL penalty to a reference policy', () => {
+  const rng = new Rng(seed + 6);
+  for (const aggregation of AGGREGATIONS) {
+    test(`logits and log-probs modes match the reference (${aggregation})`, () => {
+      const args = randomLossArgs(rng, { n: 40, v: 257, dtype: 'f32', aggregation, clipC: 3, entropy: true });
+      const current = referenceDapoLoss(args).logprobs;
+      // Reference log-probs a little away from the current ones, both ways.
+      const refLogprobs = Float32Array.from(current, (lp) => lp + rng.uniform(-0.6, 0.6));
+      const withKl = { ...args, refLogprobs, klCoef: rng.uniform(0.05, 0.5) };
+      const got = dapoLoss(withKl);
+      const want = referenceDapoLoss(withKl);
+      assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * (lossScale(withKl, want.logprobs) + withKl.klCoef), `loss ${got.loss} vs ${want.loss}`);
+      assert.ok(maxRelError(got.grad, want.grad) < 2e-5, 'grad');
+      assert.ok(got.stats.klRef > 0 && Math.abs(got.stats.klRef - want.stats.klRef) < 1e-6, `klRef ${got.stats.klRef} vs ${want.stats.klRef}`);
+      // The KL term changes the loss and the gradient.
+      assert.ok(Math.abs(got.loss - dapoLoss(args).loss) > 1e-6);
+      const lp = { ...withKl, logits: undefined, vocabSize: undefined, tokens: undefined, logprobs: want.logprobs };
+      const gotLp = dapoLoss(lp);
+      const wantLp = referenceDapoLoss(lp);
+      assert.ok(maxRelError(gotLp.grad, wantLp.grad) < 2e-5, 'log-probs mode grad');
+    });
+  }
+
+  test('klCoef 0 with refLogprobs is the plain loss', () => {
+    const args = randomLossArgs(rng, { n: 12, v: 33, dtype: 'f32', aggregation: 'token-mean' });
+    const plain = dapoLoss(args);
+    const zero = dapoLoss({ ...args, refLogprobs: rng.floats(12), klCoef: 0 });
+    assert.equal(zero.loss, plain.loss);
+    assert.equal(zero.stats.klRef, 0);
+  });
+});
+
 describe('the divisor under gradient accumulation', () => {
   test('micro-batch gradients with the mini-batch tokenCount add up to the full-batch gradient', () => {
     const rng = new Rng(seed + 2);

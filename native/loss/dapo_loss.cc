@@ -20,6 +20,8 @@ void check_inputs(const LossInputs& in, bool seq_mode) {
       throw_range("oldLogprobs[" + std::to_string(i) + "] is not finite");
     if (!std::isfinite(in.advantages[i]))
       throw_range("advantages[" + std::to_string(i) + "] is not finite");
+    if (in.ref_logprobs && !std::isfinite(in.ref_logprobs[i]))
+      throw_range("refLogprobs[" + std::to_string(i) + "] is not finite");
     if (!in.from_logits && !std::isfinite(in.logprobs[i]))
       throw_range("logprobs[" + std::to_string(i) + "] is not finite");
     if (in.from_logits && (in.tokens[i] < 0 || static_cast<size_t>(in.tokens[i]) >= in.vocab))
@@ -30,6 +32,8 @@ void check_inputs(const LossInputs& in, bool seq_mode) {
                   " is outside [0, N = " + std::to_string(in.n) + ")");
   }
 }
+
+const float* ref_of(const LossInputs& in, size_t i) { return in.ref_logprobs ? in.ref_logprobs + i : nullptr; }
 
 void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOutputs& out,
                   const std::vector<float>& weights, std::vector<TokenRecord>& records) {
@@ -64,8 +68,8 @@ void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOu
       const float logp = token_logit - stats.lse;
       out.logprobs[i] = logp;
       if (out.entropy) out.entropy[i] = stats.entropy;
-      const TokenLoss t = token_loss(logp, in.old_logprobs[i], in.advantages[i], options.clip);
-      records[i] = record_of(t);
+      const TokenTerms t = token_terms(logp, in.old_logprobs[i], in.advantages[i], ref_of(in, i), options);
+      records[i] = t.record;
       const float scale = weights[i] * t.dloss_dlogp;
       if (scale == 0.0f) {
         std::memset(grad_row, 0, v * sizeof(float));
@@ -82,8 +86,8 @@ void sweep_logprobs(const LossInputs& in, const LossOptions& options, const Loss
                     const std::vector<float>& weights, std::vector<TokenRecord>& records) {
   parallel_for(in.n, 4096, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      const TokenLoss t = token_loss(in.logprobs[i], in.old_logprobs[i], in.advantages[i], options.clip);
-      records[i] = record_of(t);
+      const TokenTerms t = token_terms(in.logprobs[i], in.old_logprobs[i], in.advantages[i], ref_of(in, i), options);
+      records[i] = t.record;
       out.grad[i] = weights[i] * t.dloss_dlogp;
       out.logprobs[i] = in.logprobs[i];
     }

@@ -21,12 +21,14 @@ struct LossInputs {
   const float* advantages = nullptr;   // [n]
   const uint8_t* mask = nullptr;       // [n]
   const int32_t* seq_ids = nullptr;    // [n], seq-mean modes
+  const float* ref_logprobs = nullptr; // [n], frozen reference policy, when kl_coef > 0
 };
 
 struct LossOptions {
   ClipConfig clip{0.2f, 0.28f, 3.0f, false};
   AggregationConfig aggregation;
   bool entropy = false;
+  float kl_coef = 0;  // weight of the KL penalty to the reference (needs ref_logprobs)
 };
 
 struct LossOutputs {
@@ -39,6 +41,7 @@ struct LossStats {
   double loss = 0;
   double clip_frac_low = 0, clip_frac_high = 0, clip_frac_dual = 0;
   double approx_kl = 0;
+  double kl_ref = 0;  // mean KL penalty to the reference over counted tokens (0 without one)
   size_t tokens = 0;  // counted tokens in this call
 };
 

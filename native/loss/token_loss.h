@@ -68,4 +68,25 @@ DAPO_HOST_DEVICE TokenLoss token_loss(float logp, float old_logp, float advantag
   return out;
 }
 
+// The optional KL penalty to a frozen reference policy, verl's "low_var_kl" (the k3
+// estimator): d = clamp(ref - logp, -20, 20); kl = clamp(exp(d) - d - 1, -10, 10). It is added
+// to each token's loss times kl_coef, so it is aggregated exactly like the policy loss.
+struct KlTerm {
+  float value;
+  float dvalue_dlogp;
+};
+
+DAPO_HOST_DEVICE KlTerm kl_penalty(float logp, float ref_logp) {
+  const float raw = ref_logp - logp;
+  const bool inside_clamp = raw >= -kLogRatioClamp && raw <= kLogRatioClamp;
+  const float d = fminf(fmaxf(raw, -kLogRatioClamp), kLogRatioClamp);
+  const float e = expf(d);
+  const float kl = e - d - 1.0f;
+  KlTerm out;
+  out.value = fminf(fmaxf(kl, -10.0f), 10.0f);
+  // d kl / d logp = -(exp(d) - 1), zero where either clamp holds the value.
+  out.dvalue_dlogp = (inside_clamp && kl <= 10.0f) ? 1.0f - e : 0.0f;
+  return out;
+}
+
 }  // namespace dapo

@@ -9,12 +9,21 @@
 namespace dapo {
 
 struct TokenRecord {
-  float loss = 0;
+  float loss = 0;          // policy loss plus kl_coef times the KL penalty
   float neg_log_ratio = 0;
-  uint8_t flags = 0;  // bit 0 low clip, bit 1 high clip, bit 2 dual clip
+  float kl_ref = 0;        // the KL penalty to the reference (before kl_coef)
+  uint8_t flags = 0;       // bit 0 low clip, bit 1 high clip, bit 2 dual clip
 };
 
 TokenRecord record_of(const TokenLoss& t);
+
+// One token's full loss: the clipped policy loss and, with a reference, kl_coef times the KL
+// penalty; the record for the reduction and d loss / d logp.
+struct TokenTerms {
+  TokenRecord record;
+  float dloss_dlogp;
+};
+TokenTerms token_terms(float logp, float old_logp, float advantage, const float* ref_logp, const LossOptions& options);
 
 // loss = sum of weights[i] * loss over counted tokens, stats as means over counted tokens;
 // sequential in double, so the result does not depend on the thread count.

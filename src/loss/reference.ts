@@ -69,6 +69,18 @@ export function tokenLoss(logp: number, oldLogp: number, advantage: number, clip
   };
 }
 
+/**
+ * The KL penalty to a frozen reference (verl's "low_var_kl", k3): d = clamp(ref - logp, -20, 20),
+ * kl = clamp(exp(d) - d - 1, -10, 10); added to each token's loss times klCoef.
+ */
+export function klPenalty(logp: number, refLogp: number): { value: number; dValueDLogp: number } {
+  const raw = refLogp - logp;
+  const d = Math.min(Math.max(raw, -LOG_RATIO_CLAMP), LOG_RATIO_CLAMP);
+  const kl = Math.exp(d) - d - 1;
+  const inside = d === raw && kl <= 10;
+  return { value: Math.min(Math.max(kl, -10), 10), dValueDLogp: inside ? 1 - Math.exp(d) : 0 };
+}
+
 /** Per-token weights w so that loss = sum w_t l_t (see native/loss/aggregation.h). */
 export function aggregationWeights(
   mask: Uint8Array,
@@ -147,9 +159,13 @@ export function referenceDapoLoss(args: NativeLossArgs): NativeLossResult {
   let high = 0;
   let dual = 0;
   let kl = 0;
+  let klRef = 0;
+  const klCoef = args.klCoef ?? 0;
   for (let i = 0; i < n; i++) {
     const terms = tokenLoss(logprobs[i], args.oldLogprobs[i], args.advantages[i], clip);
-    const scale = weights[i] * terms.dLossDLogp;
+    const penalty = klCoef > 0 ? klPenalty(logprobs[i], args.refLogprobs![i]) : { value: 0, dValueDLogp: 0 };
+    const tokenTotal = terms.loss + klCoef * penalty.value;
+    const scale = weights[i] * (terms.dLossDLogp + klCoef * penalty.dValueDLogp);
     if (args.logits) {
       // d logp / d z_j = [j == token] - softmax_j
       for (let j = 0; j < v; j++) {
@@ -160,9 +176,10 @@ export function referenceDapoLoss(args: NativeLossArgs): NativeLossResult {
       grad[i] = scale;
     }
     if (!args.mask[i]) continue;
-    loss += weights[i] * terms.loss;
+    loss += weights[i] * tokenTotal;
     tokens++;
     kl += terms.negLogRatio;
+    klRef += penalty.value;
     low += terms.clippedLow ? 1 : 0;
     high += terms.clippedHigh ? 1 : 0;
     dual += terms.dualClipped ? 1 : 0;
@@ -172,6 +189,7 @@ export function referenceDapoLoss(args: NativeLossArgs): NativeLossResult {
     clipFracHigh: tokens ? high / tokens : 0,
     clipFracDual: tokens ? dual / tokens : 0,
     approxKl: tokens ? kl / tokens : 0,
+    klRef: tokens ? klRef / tokens : 0,
     tokens,
   };
   return { loss, grad, logprobs: Float32Array.from(logprobs), ...(entropy ? { entropy } : {}), stats };
