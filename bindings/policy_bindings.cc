@@ -500,6 +500,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
         s.Set("clipFracHigh", result->stats.clip_frac_high);
         s.Set("clipFracDual", result->stats.clip_frac_dual);
         s.Set("approxKl", result->stats.approx_kl);
+        s.Set("klRef", result->stats.kl_ref);
         o.Set("stats", s);
         return o;
       };
@@ -544,11 +545,22 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
         if (*s < 0) throw_range(env, "seqCount must be >= 0");
         opts.aggregation.seq_count = *s;
       }
+      auto ref = typed_array<float>(bo, "refLogprobs", napi_float32_array, "Float32Array", false);
+      if (auto kl = number(lo, "klCoef")) {
+        if (*kl < 0) throw_range(env, "klCoef must be >= 0, got " + std::to_string(*kl));
+        opts.kl_coef = static_cast<float>(*kl);
+      }
+      if (opts.kl_coef > 0 && !ref) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
+      if (ref) {
+        check_len(ref->length, "refLogprobs");
+        args->keep.push_back(Napi::Persistent(Napi::Value(ref->array)));
+      }
+      const float* refd = ref && opts.kl_coef > 0 ? ref->data : nullptr;
       const float* oldd = old_lp->data;
       const float* advd = adv->data;
       return std::make_unique<Job>(env, "accumulate", Value(), &busy_,
-                                   [&e, args, oldd, advd, maskd, opts, lpd, entd, result] {
-                                     *result = e.accumulate_dapo(args->batch, oldd, advd, maskd, opts, lpd, entd);
+                                   [&e, args, oldd, advd, maskd, opts, lpd, entd, refd, result] {
+                                     *result = e.accumulate_dapo(args->batch, oldd, advd, maskd, opts, lpd, entd, refd);
                                    },
                                    done);
     });

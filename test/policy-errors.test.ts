@@ -69,3 +69,14 @@ test('dispose while a call runs: the call finishes, queued calls reject, memory 
   await assert.rejects(queued, /disposed/);
   p.dispose();
 });
+
+test('the KL penalty needs reference log-probs of the right length', async () => {
+  const p = await Policy.load('builtin:tiny', { seed: 1 });
+  const b: TrainBatch = { ...packBatch([{ prompt: [1, 2], response: [3, 4] }]), oldLogprobs: new Float32Array(2), advantages: new Float32Array(2) };
+  await assert.rejects(p.accumulate(b, { kind: 'dapo', klCoef: 0.1 }), typeWith(/refLogprobs \(Float32Array\) is required when klCoef > 0/));
+  await assert.rejects(p.accumulate({ ...b, refLogprobs: new Float32Array(3) }, { kind: 'dapo', klCoef: 0.1 }), rangeWith(/refLogprobs has length 3/));
+  await assert.rejects(p.accumulate({ ...b, refLogprobs: new Float32Array(2) }, { kind: 'dapo', klCoef: -1 }), rangeWith(/klCoef must be >= 0/));
+  const r = await p.accumulate({ ...b, refLogprobs: new Float32Array(2) }, { kind: 'dapo', klCoef: 0.1 });
+  assert.ok(r.stats.klRef > 0);
+  p.dispose();
+});

@@ -1,12 +1,13 @@
 // accumulate's loss is the #2 kernel's: the same numbers as dapoLoss over the full logits,
-// for every aggregation, also when the LM head runs in several chunks (large vocabulary).
+// for every aggregation and with the KL penalty to a reference, also when the LM head runs
+// in several chunks (large vocabulary).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dapoLoss } from '../src/loss/index.js';
 import { Policy, packBatch, parseHfConfig, type TrainBatch } from '../src/policy/index.js';
 import { tinyRaw } from './policy-helpers.js';
 
-test('accumulate matches dapoLoss on the full logits for every aggregation, across LM-head chunks', async () => {
+test('accumulate matches dapoLoss on the full logits for every aggregation and the KL penalty, across LM-head chunks', async () => {
   // 65536 x 330 logits exceed one 16M-float chunk, so the head runs in pieces.
   const config = parseHfConfig(tinyRaw('llama', { vocab_size: 65536, tie_word_embeddings: true, max_position_embeddings: 256 }));
   const p = Policy.fromConfig(config, { seed: 3, initStd: 0.5 });
@@ -35,13 +36,17 @@ test('accumulate matches dapoLoss on the full logits for every aggregation, acro
   const all = new Float32Array(rows.length * v);
   rows.forEach((r, i) => all.set(r, i * v));
   const tokens = Int32Array.from(seqs.flatMap((x) => x.response));
-  for (const aggregation of ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'] as const) {
+  batch.refLogprobs = lp.map((x, i) => x - 0.2 * Math.cos(i));
+  for (const [aggregation, klCoef] of [['token-mean', 0], ['seq-mean-token-mean', 0], ['seq-mean-token-sum', 0], ['token-mean', 0.05]] as const) {
     const ref = dapoLoss({
       logits: all, vocabSize: v, tokens, oldLogprobs: batch.oldLogprobs, advantages: batch.advantages, mask: batch.mask,
       seqIds: Int32Array.from(seqIds), aggregation, clipC: 3, entropy: true,
+      ...(klCoef > 0 ? { klCoef, refLogprobs: batch.refLogprobs } : {}),
     });
     p.zeroGrad();
-    const r = await p.accumulate(batch, { kind: 'dapo', aggregation, clipC: 3, entropy: true });
+    const r = await p.accumulate(batch, { kind: 'dapo', aggregation, clipC: 3, entropy: true, klCoef });
+    assert.ok(Math.abs(r.stats.klRef - (ref.stats.klRef ?? 0)) < 1e-6, `${aggregation}: klRef ${r.stats.klRef} vs ${ref.stats.klRef}`);
+    if (klCoef > 0) assert.ok(r.stats.klRef > 0);
     assert.ok(Math.abs(r.loss - ref.loss) < 1e-5 * Math.max(1, Math.abs(ref.loss)), `${aggregation}: loss ${r.loss} vs ${ref.loss}`);
     assert.equal(r.tokens, ref.stats.tokens);
     for (const k of ['clipFracLow', 'clipFracHigh', 'clipFracDual', 'approxKl'] as const)

@@ -560,7 +560,7 @@ void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy) {
 
 AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* old_logprobs, const float* advantages,
                                          const uint8_t* mask, const LossOptions& options, float* out_logprobs,
-                                         float* out_entropy) {
+                                         float* out_entropy, const float* ref_logprobs) {
   const size_t n = count_targets(batch);
   const Targets tg = targets_of(batch);
   std::vector<uint8_t> ones;
@@ -591,7 +591,7 @@ AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* 
   std::vector<int32_t> local_seq(n);
   const bool seq_mode = opts.aggregation.mode != Aggregation::TokenMean;
   AccumulateResult res;
-  double low = 0, high = 0, dual = 0, kl = 0;
+  double low = 0, high = 0, dual = 0, kl = 0, kl_ref = 0;
   head_chunks(f, tg, chunk_cuts(tg, seq_mode), dhf.data(), [&](size_t r0, size_t r1, const float* logits, float* dl) {
     LossInputs in;
     in.n = r1 - r0;
@@ -602,6 +602,7 @@ AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* 
     in.old_logprobs = old_logprobs + r0;
     in.advantages = advantages + r0;
     in.mask = mask + r0;
+    in.ref_logprobs = ref_logprobs ? ref_logprobs + r0 : nullptr;
     if (seq_mode) {
       int32_t id = -1, last = -1;
       for (size_t r = r0; r < r1; ++r) {
@@ -626,6 +627,7 @@ AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* 
     high += st.clip_frac_high * st.tokens;
     dual += st.clip_frac_dual * st.tokens;
     kl += st.approx_kl * st.tokens;
+    kl_ref += st.kl_ref * st.tokens;
   });
   if (res.stats.tokens > 0) {
     const double count = static_cast<double>(res.stats.tokens);
@@ -633,6 +635,7 @@ AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* 
     res.stats.clip_frac_high = high / count;
     res.stats.clip_frac_dual = dual / count;
     res.stats.approx_kl = kl / count;
+    res.stats.kl_ref = kl_ref / count;
   }
   backward_packed(batch, f, dhf);
   return res;

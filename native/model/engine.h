@@ -85,9 +85,10 @@ class Engine {
   // log p(target) per target; entropy of the predicting distribution when entropy != null.
   void logprobs(const PackedBatch& batch, float* out, float* entropy);
   // DAPO loss (the dapo_loss kernel) over the targets, gradients added to the accumulators.
+  // ref_logprobs (may be null): the frozen reference policy's log-probs, for options.kl_coef > 0.
   AccumulateResult accumulate_dapo(const PackedBatch& batch, const float* old_logprobs, const float* advantages,
                                    const uint8_t* mask, const LossOptions& options, float* out_logprobs,
-                                   float* out_entropy);
+                                   float* out_entropy, const float* ref_logprobs = nullptr);
   // Mean negative log-likelihood: sum over masked targets of -log p / token_count (< 0: their count).
   AccumulateResult accumulate_nll(const PackedBatch& batch, const uint8_t* mask, double token_count,
                                   float* out_logprobs, float* out_entropy = nullptr);

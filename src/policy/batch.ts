@@ -20,6 +20,8 @@ export interface TrainBatch extends PackedBatch {
   advantages?: Float32Array;
   /** 1 where a target counts in the loss (overlong filtering sets 0), default all 1. */
   mask?: Uint8Array;
+  /** log p_ref of each target under a frozen reference policy, for the KL penalty (klCoef > 0). */
+  refLogprobs?: Float32Array;
 }
 
 export interface SequencePair {

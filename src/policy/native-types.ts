@@ -34,6 +34,7 @@ export interface NativePackedBatch {
   oldLogprobs?: Float32Array;
   advantages?: Float32Array;
   mask?: Uint8Array;
+  refLogprobs?: Float32Array;
 }
 
 export type NativeLossSpec =
@@ -46,6 +47,7 @@ export type NativeLossSpec =
       tokenCount?: number;
       seqCount?: number;
       entropy?: boolean;
+      klCoef?: number;
     }
   | { kind: 'nll'; tokenCount?: number; entropy?: boolean };
 
@@ -54,7 +56,7 @@ export interface NativeAccumulateResult {
   tokens: number;
   logprobs: Float32Array;
   entropy?: Float32Array;
-  stats: { clipFracLow: number; clipFracHigh: number; clipFracDual: number; approxKl: number };
+  stats: { clipFracLow: number; clipFracHigh: number; clipFracDual: number; approxKl: number; klRef: number };
 }
 
 export interface NativeGenerateArgs {

@@ -39,6 +39,8 @@ export type PolicyLoss =
       tokenCount?: number;
       seqCount?: number;
       entropy?: boolean;
+      /** Weight of the KL penalty to a frozen reference (verl's low_var_kl); needs batch.refLogprobs. */
+      klCoef?: number;
     }
   | { kind: 'nll'; tokenCount?: number; entropy?: boolean };
 
@@ -50,7 +52,7 @@ export interface AccumulateResult {
   /** log p of every target under the current weights. */
   logprobs: Float32Array;
   entropy?: Float32Array;
-  stats: { clipFracLow: number; clipFracHigh: number; clipFracDual: number; approxKl: number };
+  stats: { clipFracLow: number; clipFracHigh: number; clipFracDual: number; approxKl: number; klRef: number };
 }
 
 export interface StepOptions {
