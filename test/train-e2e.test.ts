@@ -117,3 +117,15 @@ describe('dynamic sampling at the generation cap', { timeout: 300_000 }, () => {
   });
 });
 
+describe('the KL penalty to the starting policy', { timeout: 300_000 }, () => {
+  test('with klCoef the reference log-probs enter the loss and actor/kl_ref is logged', async () => {
+    const out = join(work, 'kl');
+    await train(config(out, { klCoef: 0.5, steps: 3, saveEvery: 0, evalEvery: 0, valDataset: undefined, lr: 1e-2 }), { log: quiet });
+    const rows = readMetrics(join(out, 'metrics.jsonl'));
+    assert.equal(rows.length, 3);
+    // k3 is never negative, and once the policy has moved from its start it is positive.
+    for (const row of rows) assert.ok(row['actor/kl_ref'] >= 0, `step ${row.step} kl_ref ${row['actor/kl_ref']}`);
+    assert.ok(rows[2]['actor/kl_ref'] > 0, `step 3 kl_ref ${rows[2]['actor/kl_ref']}`);
+  });
+});
+

@@ -13,6 +13,8 @@ export interface TrainSample {
   counted: boolean;
   /** Log-probs of the response under the policy before this batch's updates. */
   oldLogprobs?: Float32Array;
+  /** Log-probs under the frozen reference policy (only with a KL penalty). */
+  refLogprobs?: Float32Array;
 }
 
 /**
@@ -49,6 +51,8 @@ export function packSamples(samples: TrainSample[]): TrainBatch {
   const mask = new Uint8Array(totalTargets);
   const withOld = samples.every((s) => s.oldLogprobs);
   const oldLogprobs = withOld ? new Float32Array(totalTargets) : undefined;
+  const withRef = samples.length > 0 && samples.every((s) => s.refLogprobs);
+  const refLogprobs = withRef ? new Float32Array(totalTargets) : undefined;
   let at = 0;
   let target = 0;
   samples.forEach((s, i) => {
@@ -60,9 +64,10 @@ export function packSamples(samples: TrainSample[]): TrainBatch {
     advantages.fill(s.advantage, target, target + s.response.length);
     mask.fill(s.counted ? 1 : 0, target, target + s.response.length);
     if (oldLogprobs) oldLogprobs.set(s.oldLogprobs!, target);
+    if (refLogprobs) refLogprobs.set(s.refLogprobs!, target);
     target += s.response.length;
   });
-  return { tokens, offsets, promptLengths, advantages, mask, ...(oldLogprobs ? { oldLogprobs } : {}) };
+  return { tokens, offsets, promptLengths, advantages, mask, ...(oldLogprobs ? { oldLogprobs } : {}), ...(refLogprobs ? { refLogprobs } : {}) };
 }
 
 /** Consecutive slices of `size` items (the last may be shorter). */

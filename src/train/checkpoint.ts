@@ -16,6 +16,8 @@ export interface TrainerState {
   cursor: DataCursor;
   /** Groups carried to the next step (keepSurplus), serialised. */
   surplus: SerializedGroup[];
+  /** The model training started from (after any warm-up): the KL penalty's reference. */
+  startModel: string;
 }
 
 export interface SerializedGroup {

@@ -219,7 +219,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'clipC', kind: 'number', min: 0, group: 'Loss', describe: 'dual clip for negative advantages (0: off, else > 1)' },
   { key: 'aggregation', kind: 'string', choices: AGGREGATIONS, group: 'Loss', describe: 'loss aggregation' },
   { key: 'advantageStd', kind: 'boolean', group: 'Loss', describe: 'divide advantages by the group std (false: Dr. GRPO)' },
-  { key: 'klCoef', kind: 'number', min: 0, group: 'Loss', describe: 'KL to a frozen reference policy (0: none, as DAPO)' },
+  { key: 'klCoef', kind: 'number', min: 0, group: 'Loss', describe: "KL penalty to the frozen starting policy (verl's low_var_kl; 0: none, as DAPO)" },
   { key: 'evalEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'validate every N steps (0: only at the start and end)' },
   { key: 'valSamples', kind: 'number', int: true, min: 1, group: 'Evaluation and output', describe: 'k samples per validation prompt (val/acc is their mean; val/pass@k)' },
   { key: 'valTemperature', kind: 'number', min: 0, group: 'Evaluation and output', describe: 'validation temperature (0: greedy)' },
@@ -288,7 +288,6 @@ export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<T
   if (config.clipC !== 0 && config.clipC <= 1) throw new ConfigError(`option clipC must be 0 (off) or greater than 1, got ${config.clipC}`);
   if (config.overlongShaping && config.overlongBuffer >= config.maxResponseLen)
     throw new ConfigError(`overlongBuffer (${config.overlongBuffer}) must be smaller than maxResponseLen (${config.maxResponseLen})`);
-  if (config.klCoef > 0) throw new ConfigError('klCoef > 0 (a KL term to a frozen reference policy) is not implemented yet; DAPO trains without it');
   if (config.miniBatch > config.trainBatch) throw new ConfigError(`miniBatch (${config.miniBatch}) must not exceed trainBatch (${config.trainBatch})`);
   return config;
 }

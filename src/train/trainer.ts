@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { PromptSampler } from '../data/index.js';
+import { Policy } from '../policy/index.js';
 import { GroupCollector } from '../rollout/dynamic-sampling.js';
 import { generateGroups } from '../rollout/generate.js';
 import type { Group } from '../rollout/types.js';
@@ -59,7 +60,15 @@ interface StepResult {
   exhausted: boolean;
 }
 
-async function runStep(run: RunInputs, config: TrainConfig, sampler: PromptSampler, carried: Group[], step: number, optimizerSteps: { value: number }): Promise<StepResult> {
+async function runStep(
+  run: RunInputs,
+  config: TrainConfig,
+  sampler: PromptSampler,
+  carried: Group[],
+  step: number,
+  optimizerSteps: { value: number },
+  reference: Policy | undefined,
+): Promise<StepResult> {
   const started = Date.now();
   const collector = new GroupCollector(config.trainBatch, config.dynamicSampling, carried);
   const generated: Group[] = [];
@@ -108,7 +117,7 @@ async function runStep(run: RunInputs, config: TrainConfig, sampler: PromptSampl
   };
   if (batch.length > 0) {
     const samples = samplesFromGroups(batch, config);
-    const update = await updatePolicy(run.policy, samples, config, optimizerSteps.value);
+    const update = await updatePolicy(run.policy, samples, config, optimizerSteps.value, reference);
     optimizerSteps.value = update.optimizerSteps;
     Object.assign(metrics, update.metrics);
   }
@@ -136,6 +145,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const optimizerSteps = { value: state?.optimizerSteps ?? 0 };
   const firstStep = (state?.step ?? 0) + 1;
 
+  // The policy training started from: the KL penalty's frozen reference.
+  let startModel = state?.startModel ?? (config.model.startsWith('builtin:') ? config.model : resolve(config.model));
   if (state) {
     metricsLog.truncateAfter(state.step);
     log(`dapo: resuming from ${resumeFrom} after step ${state.step}`);
@@ -146,10 +157,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const warmDir = join(outDir, 'warmup-model');
     await run.policy.save(warmDir, { optimizer: false });
     run.policy.dispose();
-    const { Policy } = await import('../policy/index.js');
     run.policy = await Policy.load(warmDir, { loadOptimizer: false, device: config.device });
+    startModel = warmDir;
     log(`dapo: supervised warm-up done (${WARMUP_DEFAULTS.steps} steps, nll ${loss.toFixed(3)}), saved to ${warmDir}`);
   }
+
+  const reference = config.klCoef > 0 ? await Policy.load(startModel, { device: config.device, seed: config.seed, loadOptimizer: false }) : undefined;
 
   // One seed for every validation, so val/acc moves with the policy, not with the draws.
   const validate = async (): Promise<EvalResult | undefined> => {
@@ -181,7 +194,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   let endVal: EvalResult | undefined;
   try {
     for (step = firstStep; step <= config.steps; step++) {
-      const result = await runStep(run, config, sampler, carried, step, optimizerSteps);
+      const result = await runStep(run, config, sampler, carried, step, optimizerSteps, reference);
       carried = result.surplus;
       const metrics = result.metrics;
       if (metrics['train/batch_short']) progress.note(`dapo: step ${step}: only ${metrics['train/kept_groups']}/${config.trainBatch} groups kept after ${metrics['train/num_gen_batches']} generation batches${result.exhausted ? ' (data exhausted)' : ''}; trained on those`);
@@ -206,6 +219,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
           optimizerSteps: optimizerSteps.value,
           cursor: sampler.cursor,
           surplus: serializeGroups(carried),
+          startModel,
         });
       }
       if (config.plotEvery > 0 && step % config.plotEvery === 0) await plotRun(outDir);
@@ -226,5 +240,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   await run.policy.save(finalModel, { optimizer: false });
   const plot = await plotRun(outDir);
   run.policy.dispose();
+  reference?.dispose();
   return { outDir, steps: Math.min(step, config.steps), startVal, endVal, finalModel, plot, interrupted };
 }

@@ -19,6 +19,7 @@ export interface UpdateMetrics {
   'actor/clipfrac_high': number;
   'actor/clipfrac_dual': number;
   'actor/approx_kl': number;
+  'actor/kl_ref': number;
   'actor/grad_norm': number;
   'actor/lr': number;
   'actor/optimizer_steps': number;
@@ -31,27 +32,38 @@ export function learningRate(config: Pick<TrainConfig, 'lr' | 'warmup'>, optimiz
   return config.lr * Math.min(1, (optimizerStep + 1) / config.warmup);
 }
 
-/** Fills each sample's oldLogprobs from the current policy, micro-batch by micro-batch. */
-export async function computeOldLogprobs(policy: TrainablePolicy, samples: TrainSample[], microBatch: number): Promise<void> {
+/** Fills each sample's `field` with its response log-probs under `policy`, micro-batch by micro-batch. */
+export async function computeLogprobs(
+  policy: Pick<TrainablePolicy, 'logprobs'>,
+  samples: TrainSample[],
+  microBatch: number,
+  field: 'oldLogprobs' | 'refLogprobs',
+): Promise<void> {
   for (const micro of chunks(samples, microBatch)) {
     const logprobs = await policy.logprobs(packSamples(micro));
     let at = 0;
     for (const s of micro) {
-      s.oldLogprobs = logprobs.slice(at, at + s.response.length);
+      s[field] = logprobs.slice(at, at + s.response.length);
       at += s.response.length;
     }
   }
 }
 
+/** `reference` is the frozen policy of the KL penalty; needed when config.klCoef > 0. */
 export async function updatePolicy(
   policy: TrainablePolicy,
   samples: TrainSample[],
   config: TrainConfig,
   optimizerStepsSoFar: number,
+  reference?: Pick<TrainablePolicy, 'logprobs'>,
 ): Promise<{ metrics: UpdateMetrics; optimizerSteps: number }> {
-  await computeOldLogprobs(policy, samples, config.microBatch);
+  await computeLogprobs(policy, samples, config.microBatch, 'oldLogprobs');
+  if (config.klCoef > 0) {
+    if (!reference) throw new Error('a KL penalty (klCoef > 0) needs the reference policy');
+    await computeLogprobs(reference, samples, config.microBatch, 'refLogprobs');
+  }
   const perMini = config.miniBatch * config.n;
-  const sums = { loss: 0, entropy: 0, low: 0, high: 0, dual: 0, kl: 0, tokens: 0, gradNorm: 0, minis: 0 };
+  const sums = { loss: 0, entropy: 0, low: 0, high: 0, dual: 0, kl: 0, klRef: 0, tokens: 0, gradNorm: 0, minis: 0 };
   let steps = optimizerStepsSoFar;
   let lr = learningRate(config, steps);
   for (let epoch = 0; epoch < config.epochsPerBatch; epoch++) {
@@ -66,6 +78,7 @@ export async function updatePolicy(
           clipHigh: config.clipHigh,
           ...(config.clipC > 0 ? { clipC: config.clipC } : {}),
           aggregation: config.aggregation,
+          ...(config.klCoef > 0 ? { klCoef: config.klCoef } : {}),
           tokenCount,
           seqCount,
           entropy: true,
@@ -78,6 +91,7 @@ export async function updatePolicy(
         sums.high += result.stats.clipFracHigh * t;
         sums.dual += result.stats.clipFracDual * t;
         sums.kl += result.stats.approxKl * t;
+        sums.klRef += result.stats.klRef * t;
         if (result.entropy) sums.entropy += countedSum(result.entropy, batch.mask!);
       }
       lr = learningRate(config, steps);
@@ -99,6 +113,7 @@ export async function updatePolicy(
       'actor/clipfrac_high': per(sums.high, sums.tokens),
       'actor/clipfrac_dual': per(sums.dual, sums.tokens),
       'actor/approx_kl': per(sums.kl, sums.tokens),
+      'actor/kl_ref': per(sums.klRef, sums.tokens),
       'actor/grad_norm': per(sums.gradNorm, sums.minis),
       'actor/lr': lr,
       'actor/optimizer_steps': steps,
