@@ -2,7 +2,8 @@
 // the real Qwen3 tokenizer: metrics are written, checkpoints load, and a resumed run equals a
 // straight one.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -126,6 +127,36 @@ describe('the KL penalty to the starting policy', { timeout: 300_000 }, () => {
     // k3 is never negative, and once the policy has moved from its start it is positive.
     for (const row of rows) assert.ok(row['actor/kl_ref'] >= 0, `step ${row.step} kl_ref ${row['actor/kl_ref']}`);
     assert.ok(rows[2]['actor/kl_ref'] > 0, `step 3 kl_ref ${rows[2]['actor/kl_ref']}`);
+  });
+});
+
+describe('Ctrl-C', { timeout: 300_000 }, () => {
+  test('finishes the step, writes a checkpoint and the final model, and exits cleanly', async () => {
+    const out = join(work, 'interrupted');
+    const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', cli, 'train', '--model', modelDir, '--dataset', fixture, '--reward', rewardModule, '--out', out, '--steps', '1000',
+        '--epochs', '1000', '--n', '4', '--train-batch', '2', '--gen-batch', '3', '--max-response-len', '10', '--overlong-buffer', '4',
+        '--mini-batch', '1', '--micro-batch', '3', '--eval-every', '0', '--plot-every', '0', '--dedupe'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const metrics = join(out, 'metrics.jsonl');
+    const deadline = Date.now() + 120_000;
+    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').trim().split('\n').length >= 2) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    assert.equal(code, 0, output);
+    assert.match(output, /stopping after this step/);
+    const steps = readMetrics(metrics).map((r) => r.step);
+    const last = steps[steps.length - 1];
+    assert.ok(last >= 2 && last < 1000, `stopped at step ${last}`);
+    assert.ok(existsSync(join(out, 'checkpoints', `step-${last}`, 'trainer-state.json')), 'checkpoint of the last step');
+    assert.ok(existsSync(join(out, 'final', 'model.safetensors')), 'final model');
   });
 });
 
