@@ -19,7 +19,23 @@ export type {
 
 export type Aggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
 
-export interface NativeLossArgs {
+/** How the per-token DAPO loss is clipped and aggregated: shared by every loss entry point. */
+export interface LossSettings {
+  /** eps_low of Clip-Higher (default 0.2). */
+  clipLow?: number;
+  /** eps_high of Clip-Higher (default 0.28). */
+  clipHigh?: number;
+  /** Dual-clip bound (> 1) for negative advantages; off when absent. */
+  clipC?: number;
+  aggregation?: Aggregation;
+  /** Divisor of token-mean: the mini-batch's token count under gradient accumulation. */
+  tokenCount?: number;
+  /** Divisor of the seq-mean modes, likewise. */
+  seqCount?: number;
+  entropy?: boolean;
+}
+
+export interface NativeLossArgs extends LossSettings {
   logits?: Float32Array | Uint16Array;
   vocabSize?: number;
   tokens?: Int32Array;
@@ -32,13 +48,6 @@ export interface NativeLossArgs {
   refLogprobs?: Float32Array;
   /** Weight of the KL penalty to the reference (verl's low_var_kl); 0 or absent: none, as DAPO. */
   klCoef?: number;
-  clipLow?: number;
-  clipHigh?: number;
-  clipC?: number;
-  aggregation?: Aggregation;
-  tokenCount?: number;
-  seqCount?: number;
-  entropy?: boolean;
   gradOut?: Float32Array;
 }
 

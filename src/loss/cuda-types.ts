@@ -1,5 +1,5 @@
 // Types of the CUDA backend's part of the addon (bindings/cuda_*.cc) and of the LM-head loss.
-import type { Aggregation, LossStats, NativeLossArgs, NativeLossResult } from '../native.js';
+import type { LossSettings, LossStats, NativeLossArgs, NativeLossResult } from '../native.js';
 
 export type DeviceDType = 'float32' | 'bfloat16' | 'int32' | 'uint8';
 
@@ -45,7 +45,7 @@ export interface CudaLossResult extends Omit<NativeLossResult, 'grad'> {
 }
 
 /** Arguments of dapoLossFromHidden: logits = hidden weight^T, never materialised whole. */
-export interface HiddenLossArgs {
+export interface HiddenLossArgs extends LossSettings {
   /** [N * hiddenSize]: bfloat16 bits (Uint16Array) or, on the CPU only, Float32Array. */
   hidden: Arr<Uint16Array | Float32Array>;
   /** [vocabSize * hiddenSize], the LM head, same dtype as hidden. */
@@ -57,13 +57,6 @@ export interface HiddenLossArgs {
   advantages: Arr<Float32Array>;
   mask: Arr<Uint8Array>;
   seqIds?: Arr<Int32Array>;
-  clipLow?: number;
-  clipHigh?: number;
-  clipC?: number;
-  aggregation?: Aggregation;
-  tokenCount?: number;
-  seqCount?: number;
-  entropy?: boolean;
   /** CPU: vocabulary entries per logits chunk (default 4096). CUDA: tokens per chunk (default: what fits in maxChunkBytes). */
   chunkSize?: number;
   /** CUDA: bytes of logits scratch per chunk (default 768 MiB). */

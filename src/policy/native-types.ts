@@ -1,5 +1,5 @@
 // The policy engine's part of the addon's typed surface (src/native.ts's NativeAddon names it).
-import type { Aggregation } from '../native.js';
+import type { LossSettings } from '../native.js';
 
 /** The model shape handed to the native engine (src/policy/config.ts builds it). */
 export interface NativePolicyConfig {
@@ -38,17 +38,7 @@ export interface NativePackedBatch {
 }
 
 export type NativeLossSpec =
-  | {
-      kind: 'dapo';
-      clipLow?: number;
-      clipHigh?: number;
-      clipC?: number;
-      aggregation?: Aggregation;
-      tokenCount?: number;
-      seqCount?: number;
-      entropy?: boolean;
-      klCoef?: number;
-    }
+  | ({ kind: 'dapo'; klCoef?: number } & LossSettings)
   | { kind: 'nll'; tokenCount?: number; entropy?: boolean };
 
 export interface NativeAccumulateResult {

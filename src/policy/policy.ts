@@ -3,7 +3,7 @@
 // engine sits behind NativePolicyEngine; a CUDA engine can implement the same surface.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, copyFileSync, writeFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Aggregation } from '../native.js';
+import type { LossSettings } from '../native.js';
 import { createEngine, resolvePolicyDevice, type PolicyDevice } from './backend.js';
 import type { NativeAccumulateResult, NativePolicyEngine } from './native-types.js';
 import type { CharTokenizer } from '../tokenizer/char.js';
@@ -28,20 +28,11 @@ export interface PolicyLoadOptions {
 }
 
 export type PolicyLoss =
-  | {
+  | ({
       kind: 'dapo';
-      clipLow?: number;
-      clipHigh?: number;
-      /** Dual-clip bound (> 1) for negative advantages; off when absent. */
-      clipC?: number;
-      aggregation?: Aggregation;
-      /** Divisor of token-mean: the mini-batch's token count under gradient accumulation. */
-      tokenCount?: number;
-      seqCount?: number;
-      entropy?: boolean;
       /** Weight of the KL penalty to a frozen reference (verl's low_var_kl); needs batch.refLogprobs. */
       klCoef?: number;
-    }
+    } & LossSettings)
   | { kind: 'nll'; tokenCount?: number; entropy?: boolean };
 
 export interface AccumulateResult {
