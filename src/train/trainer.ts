@@ -192,12 +192,17 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const progress = new Progress(config.steps, firstStep - 1);
   let step = firstStep - 1;
   let endVal: EvalResult | undefined;
+  let shortSteps = 0;
   try {
     for (step = firstStep; step <= config.steps; step++) {
       const result = await runStep(run, config, sampler, carried, step, optimizerSteps, reference);
       carried = result.surplus;
       const metrics = result.metrics;
-      if (metrics['train/batch_short']) progress.note(`dapo: step ${step}: only ${metrics['train/kept_groups']}/${config.trainBatch} groups kept after ${metrics['train/num_gen_batches']} generation batches${result.exhausted ? ' (data exhausted)' : ''}; trained on those`);
+      if (metrics['train/batch_short'] && shortSteps++ === 0)
+        progress.note(
+          `dapo: step ${step}: only ${metrics['train/kept_groups']}/${config.trainBatch} groups kept after ${metrics['train/num_gen_batches']} ` +
+            `generation batches${result.exhausted ? ' (data exhausted)' : ''}; trained on those (later such steps are counted, see train/batch_short)`,
+        );
       const evalNow = config.evalEvery > 0 ? step % config.evalEvery === 0 || step === config.steps : step === config.steps;
       if (evalNow) {
         const val = await validate();
@@ -234,6 +239,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     }
   } finally {
     progress.finish();
+    if (shortSteps > 1) log(`dapo: ${shortSteps} steps trained on fewer than ${config.trainBatch} groups (train/batch_short in metrics.jsonl)`);
     if (options.handleSignals) process.off('SIGINT', onSignal);
   }
   const finalModel = join(outDir, 'final');
