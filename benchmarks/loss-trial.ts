@@ -17,9 +17,10 @@ function copyTrial(bytes: number): BenchRow[] {
 
 function lossArgs(n: number, v: number, dtype: string): NativeLossArgs {
   const rng = new Rng(n * 7919 + v);
-  const logits32 = new Float32Array(n * v);
-  for (let i = 0; i < logits32.length; i++) logits32[i] = (rng.next() - 0.5) * 8;
-  const logits = dtype === 'bf16' ? Uint16Array.from(logits32, numberToBf16) : logits32;
+  // Filled in place: a float32 copy of a multi-GiB bf16 input would not fit the JS heap.
+  const logits = dtype === 'bf16' ? new Uint16Array(n * v) : new Float32Array(n * v);
+  if (logits instanceof Uint16Array) for (let i = 0; i < logits.length; i++) logits[i] = numberToBf16((rng.next() - 0.5) * 8);
+  else for (let i = 0; i < logits.length; i++) logits[i] = (rng.next() - 0.5) * 8;
   return {
     logits,
     vocabSize: v,
