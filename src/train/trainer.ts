@@ -129,6 +129,38 @@ async function runStep(
   return { metrics, surplus: config.keepSurplus ? surplus : [], exhausted };
 }
 
+/**
+ * Where training starts from: on resume the checkpoint (metrics past it dropped); a built-in
+ * model first gets the supervised warm-up. Returns the starting model, the KL reference.
+ */
+async function prepareStart(
+  run: RunInputs,
+  config: TrainConfig,
+  outDir: string,
+  state: TrainerState | undefined,
+  metricsLog: MetricsLog,
+  log: (line: string) => void,
+  resumeFrom: string | undefined,
+): Promise<string> {
+  if (state) {
+    metricsLog.truncateAfter(state.step);
+    log(`dapo: resuming from ${resumeFrom} after step ${state.step}`);
+    return state.startModel;
+  }
+  const builtinModel = config.model.startsWith('builtin:');
+  if (!builtinModel) return resolve(config.model);
+  if (!run.builtinTask) return config.model;
+  // A random built-in model learns the answer format first; the warm-up's optimizer state is
+  // dropped, so RL starts with a fresh AdamW.
+  const loss = await warmup(run.policy, run.tokenizer, run.builtinTask, { ...WARMUP_DEFAULTS, seed: config.seed + 7 });
+  const warmDir = join(outDir, 'warmup-model');
+  await run.policy.save(warmDir, { optimizer: false });
+  run.policy.dispose();
+  run.policy = await Policy.load(warmDir, { loadOptimizer: false, device: config.device });
+  log(`dapo: supervised warm-up done (${WARMUP_DEFAULTS.steps} steps, nll ${loss.toFixed(3)}), saved to ${warmDir}`);
+  return warmDir;
+}
+
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainSummary> {
   const log = options.log ?? ((line: string) => console.log(line));
   const resumeFrom = options.resume ? findCheckpoint(options.resume) : undefined;
@@ -145,23 +177,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const optimizerSteps = { value: state?.optimizerSteps ?? 0 };
   const firstStep = (state?.step ?? 0) + 1;
 
-  // The policy training started from: the KL penalty's frozen reference.
-  let startModel = state?.startModel ?? (config.model.startsWith('builtin:') ? config.model : resolve(config.model));
-  if (state) {
-    metricsLog.truncateAfter(state.step);
-    log(`dapo: resuming from ${resumeFrom} after step ${state.step}`);
-  } else if (run.builtinTask && config.model.startsWith('builtin:')) {
-    // A random built-in model learns the answer format first; the warm-up's optimizer state is
-    // dropped, so RL starts with a fresh AdamW.
-    const loss = await warmup(run.policy, run.tokenizer, run.builtinTask, { ...WARMUP_DEFAULTS, seed: config.seed + 7 });
-    const warmDir = join(outDir, 'warmup-model');
-    await run.policy.save(warmDir, { optimizer: false });
-    run.policy.dispose();
-    run.policy = await Policy.load(warmDir, { loadOptimizer: false, device: config.device });
-    startModel = warmDir;
-    log(`dapo: supervised warm-up done (${WARMUP_DEFAULTS.steps} steps, nll ${loss.toFixed(3)}), saved to ${warmDir}`);
-  }
-
+  const startModel = await prepareStart(run, config, outDir, state, metricsLog, log, resumeFrom);
   const reference = config.klCoef > 0 ? await Policy.load(startModel, { device: config.device, seed: config.seed, loadOptimizer: false }) : undefined;
 
   // One seed for every validation, so val/acc moves with the policy, not with the draws.
