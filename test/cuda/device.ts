@@ -4,7 +4,7 @@
 // the suite for the GPU machine without the data and tokenizer packages.
 import { numberToBf16 } from '../../src/loss/reference.js';
 import { native, type Aggregation, type NativeLossArgs } from '../../src/native.js';
-import { maxRelError, Rng } from '../helpers/random.js';
+import { maxRelError, randomSeqIds, Rng } from '../helpers/random.js';
 
 const info = native.cudaInfo();
 /** Why the CUDA tests cannot run here, or undefined when they can. */
@@ -25,23 +25,8 @@ export function checkErrors(label: string, errors: Record<string, number>, toler
   }
 }
 
-export { maxRelError };
+export { maxRelError, randomSeqIds };
 
-/** Sequences of random lengths packed back to back (as test/helpers/loss-inputs.ts). */
-export function randomSeqIds(rng: Rng, n: number): Int32Array {
-  const ids = new Int32Array(n);
-  let seq = 0;
-  let left = 1 + rng.int(6);
-  for (let i = 0; i < n; i++) {
-    if (left === 0) {
-      seq++;
-      left = 1 + rng.int(6);
-    }
-    ids[i] = seq;
-    left--;
-  }
-  return ids;
-}
 
 /** Random loss inputs whose ratios straddle both clip edges (as test/helpers/loss-inputs.ts). */
 export function randomLossArgs(

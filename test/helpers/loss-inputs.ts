@@ -1,7 +1,7 @@
 // Random DAPO loss inputs whose ratios straddle both clip edges.
 import { numberToBf16, referenceDapoLoss, type Aggregation } from '../../src/index.js';
 import type { NativeLossArgs } from '../../src/native.js';
-import { Rng } from './random.js';
+import { randomSeqIds, Rng } from './random.js';
 
 export interface LossCase {
   n: number;
@@ -12,21 +12,6 @@ export interface LossCase {
   entropy?: boolean;
 }
 
-/** Sequences of random lengths packed back to back: seqIds[i] is the sequence of token i. */
-export function randomSeqIds(rng: Rng, n: number): Int32Array {
-  const ids = new Int32Array(n);
-  let seq = 0;
-  let left = 1 + rng.int(6);
-  for (let i = 0; i < n; i++) {
-    if (left === 0) {
-      seq++;
-      left = 1 + rng.int(6);
-    }
-    ids[i] = seq;
-    left--;
-  }
-  return ids;
-}
 
 export function randomLossArgs(rng: Rng, c: LossCase): NativeLossArgs {
   const logitsF32 = rng.floats(c.n * c.v, 2);

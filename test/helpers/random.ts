@@ -48,3 +48,19 @@ export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst / Math.max(maxAbs(b), floor);
 }
+
+/** Sequences of random lengths (1 to 6) packed back to back: ids[i] is the sequence of token i. */
+export function randomSeqIds(rng: Rng, n: number): Int32Array {
+  const ids = new Int32Array(n);
+  let seq = 0;
+  let left = 1 + rng.int(6);
+  for (let i = 0; i < n; i++) {
+    if (left === 0) {
+      seq++;
+      left = 1 + rng.int(6);
+    }
+    ids[i] = seq;
+    left--;
+  }
+  return ids;
+}
