@@ -6,8 +6,7 @@ import { describe, test } from 'node:test';
 
 import { bf16ToNumber, dapoLoss, dapoLossFromHidden, numberToBf16, type Aggregation } from '../src/index.js';
 import type { HiddenLossArgs } from '../src/loss/hidden.js';
-import { randomSeqIds } from './helpers/random.js';
-import { maxRelError, Rng, testSeed } from './helpers/random.js';
+import { maxRelError, randomSeqIds, Rng, testSeed } from './helpers/random.js';
 
 const seed = testSeed();
 console.log(`loss-hidden tests: DAPO_TEST_SEED=${seed}`);
