@@ -20,9 +20,15 @@ export interface TrainSample {
 /**
  * Group-normalised advantages over every kept group (all of size n), then one sample per
  * response. With overlong filtering, truncated responses stay in their group's baseline but
- * are not counted in the loss.
+ * are not counted in the loss. Groups sampled by the current policy (`sampledNow`) bring their
+ * sampling log-probs as old log-probs: the engine's generation log-probs are bitwise those of
+ * policy.logprobs, so the forward pass that verl spends on them is saved.
  */
-export function samplesFromGroups(groups: Group[], opts: { advantageStd: boolean; overlongFilter: boolean }): TrainSample[] {
+export function samplesFromGroups(
+  groups: Group[],
+  opts: { advantageStd: boolean; overlongFilter: boolean },
+  sampledNow: ReadonlySet<Group> = new Set(),
+): TrainSample[] {
   const n = groups[0]?.rollouts.length ?? 0;
   const rewards = Float32Array.from(groups.flatMap((g) => g.rollouts.map((r) => r.reward)));
   const advantages = groupAdvantages(rewards, Math.max(n, 1), { std: opts.advantageStd });
@@ -32,6 +38,7 @@ export function samplesFromGroups(groups: Group[], opts: { advantageStd: boolean
       response: r.response,
       advantage: advantages[gi * n + ri],
       counted: !(opts.overlongFilter && !r.finished),
+      ...(sampledNow.has(g) ? { oldLogprobs: r.sampleLogprobs } : {}),
     })),
   );
 }

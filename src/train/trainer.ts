@@ -116,7 +116,7 @@ async function runStep(
     'response_length/overlong_penalty_mean': mean(rollouts.map((r) => r.overlongPenalty)),
   };
   if (batch.length > 0) {
-    const samples = samplesFromGroups(batch, config);
+    const samples = samplesFromGroups(batch, config, new Set(generated));
     const update = await updatePolicy(run.policy, samples, config, optimizerSteps.value, reference);
     optimizerSteps.value = update.optimizerSteps;
     Object.assign(metrics, update.metrics);

@@ -57,7 +57,8 @@ export async function updatePolicy(
   optimizerStepsSoFar: number,
   reference?: Pick<TrainablePolicy, 'logprobs'>,
 ): Promise<{ metrics: UpdateMetrics; optimizerSteps: number }> {
-  await computeLogprobs(policy, samples, config.microBatch, 'oldLogprobs');
+  // Only groups carried over from an earlier step lack them (sampled by an older policy).
+  await computeLogprobs(policy, samples.filter((s) => !s.oldLogprobs), config.microBatch, 'oldLogprobs');
   if (config.klCoef > 0) {
     if (!reference) throw new Error('a KL penalty (klCoef > 0) needs the reference policy');
     await computeLogprobs(reference, samples, config.microBatch, 'refLogprobs');
