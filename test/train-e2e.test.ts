@@ -101,6 +101,22 @@ describe('train on a DAPO-Math-17k parquet with a tiny Qwen3 model', { timeout: 
   });
 });
 
+describe('surplus groups carried to the next step', { timeout: 300_000 }, () => {
+  test('are used first, survive a checkpoint, and a resumed run still equals a straight one', async () => {
+    const extra = { keepSurplus: true, trainBatch: 1, miniBatch: 1, genBatch: 4, steps: 4, epochs: 10, evalEvery: 0, valDataset: undefined };
+    const straight = join(work, 'surplus');
+    await train(config(straight, extra), { log: quiet });
+    const rows = readMetrics(join(straight, 'metrics.jsonl'));
+    // A step that starts with carried groups generates fewer (or no) new ones.
+    assert.ok(rows.some((r) => r['train/num_gen_batches'] === 0), `generation batches per step: ${rows.map((r) => r['train/num_gen_batches'])}`);
+    const state = JSON.parse(readFileSync(join(straight, 'checkpoints', 'step-2', 'trainer-state.json'), 'utf8'));
+    assert.ok(state.surplus.length > 0, 'the checkpoint holds the carried groups');
+    const resumed = join(work, 'surplus-resumed');
+    await train(config(resumed, extra), { resume: join(straight, 'checkpoints', 'step-2'), log: quiet });
+    assert.deepEqual(readMetrics(join(resumed, 'metrics.jsonl')).map(withoutTiming), rows.filter((r) => r.step > 2).map(withoutTiming));
+  });
+});
+
 describe('dynamic sampling at the generation cap', { timeout: 300_000 }, () => {
   test('when no group is informative, each step stops at maxGenBatches and trains on nothing', async () => {
     const out = join(work, 'cap');
