@@ -22,11 +22,7 @@ struct RowKernels {
   }
 
 const RowKernels& kernels() {
-#if defined(__x86_64__) || defined(_M_X64)
   static const RowKernels chosen = cpu_has_avx2_fma() ? DAPO_ROW_KERNELS(avx2) : DAPO_ROW_KERNELS(generic);
-#else
-  static const RowKernels chosen = DAPO_ROW_KERNELS(generic);
-#endif
   return chosen;
 }
 

@@ -4,29 +4,18 @@
 
 namespace dapo {
 
-namespace {
-bool use_avx2() {
-#if defined(__x86_64__) || defined(_M_X64)
-  static const bool yes = cpu_has_avx2_fma();
-  return yes;
-#else
-  return false;
-#endif
-}
-}  // namespace
-
 void sgemm(const GemmArgs& args) {
-  if (use_avx2()) return avx2::sgemm(args);
+  if (cpu_has_avx2_fma()) return avx2::sgemm(args);
   generic::sgemm(args);
 }
 
 void sgemm_packed(const GemmArgs& args, const PackedB& b) {
-  if (use_avx2()) return avx2::sgemm_packed(args, b);
+  if (cpu_has_avx2_fma()) return avx2::sgemm_packed(args, b);
   generic::sgemm_packed(args, b);
 }
 
 void pack_b(const GemmArgs& args, PackedB& out) {
-  if (use_avx2()) return avx2::pack_b(args, out);
+  if (cpu_has_avx2_fma()) return avx2::pack_b(args, out);
   generic::pack_b(args, out);
 }
 
