@@ -2,7 +2,7 @@
 // the real Qwen3 tokenizer: metrics are written, checkpoints load, and a resumed run equals a
 // straight one.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,6 +173,11 @@ describe('Ctrl-C', { timeout: 300_000 }, () => {
     assert.ok(last >= 2 && last < 1000, `stopped at step ${last}`);
     assert.ok(existsSync(join(out, 'checkpoints', `step-${last}`, 'trainer-state.json')), 'checkpoint of the last step');
     assert.ok(existsSync(join(out, 'final', 'model.safetensors')), 'final model');
+
+    // `train --resume DIR` alone picks up the run's own settings and carries on in its folder.
+    const resumed = spawnSync(process.execPath, ['--import', 'tsx', cli, 'train', '--resume', out, '--steps', String(last + 1)], { encoding: 'utf8' });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(readMetrics(metrics).map((r) => r.step), [...steps, last + 1]);
   });
 });
 
