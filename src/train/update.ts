@@ -96,8 +96,8 @@ export async function updatePolicy(
         if (result.entropy) sums.entropy += countedSum(result.entropy, batch.mask!);
       }
       lr = learningRate(config, steps);
+      // The engine refuses (throws) a step whose gradient is not finite, before touching weights.
       const { gradNorm } = await policy.step({ lr, weightDecay: config.weightDecay, betas: [config.beta1, config.beta2], clipGradNorm: config.clipGrad > 0 ? config.clipGrad : undefined });
-      if (!Number.isFinite(gradNorm)) throw new RangeError(`the gradient norm became ${gradNorm}; stopping`);
       steps++;
       sums.loss += miniLoss;
       sums.gradNorm += gradNorm;
