@@ -9,6 +9,7 @@
 
 #include "bindings/args.h"
 #include "bindings/bindings.h"
+#include "bindings/loss_call.h"
 #include "common/bf16.h"
 #include "model/engine.h"
 #include "model/gemm.h"
@@ -16,6 +17,23 @@
 
 namespace dapo::bind {
 namespace {
+
+// Per-target outputs of logprobs/accumulate, allocated on the main thread and kept referenced
+// while the job runs: log-probs always, entropy when asked (else an empty array).
+struct TokenOutputs {
+  std::shared_ptr<std::vector<Napi::Reference<Napi::Value>>> refs;  // [0] log-probs, [1] entropy
+  float* logprobs;
+  float* entropy;
+};
+
+TokenOutputs token_outputs(Napi::Env env, size_t targets, bool want_entropy) {
+  Napi::Float32Array lp = Napi::Float32Array::New(env, targets);
+  Napi::Float32Array ent = Napi::Float32Array::New(env, want_entropy ? targets : 0);
+  auto refs = std::make_shared<std::vector<Napi::Reference<Napi::Value>>>();
+  refs->push_back(Napi::Persistent(Napi::Value(lp)));
+  refs->push_back(Napi::Persistent(Napi::Value(ent)));
+  return TokenOutputs{refs, lp.Data(), want_entropy ? ent.Data() : nullptr};
+}
 
 size_t size_arg(Napi::Env env, Napi::Object obj, const char* key, bool required, size_t fallback = 0) {
   auto v = number(obj, key);
@@ -443,13 +461,10 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       bool want_entropy = false;
       if (info.Length() > 1 && info[1].IsObject()) want_entropy = boolean(info[1].As<Napi::Object>(), "entropy").value_or(false);
       const size_t r = e.count_targets(args->batch);
-      Napi::Float32Array lp = Napi::Float32Array::New(env, r);
-      Napi::Float32Array ent = Napi::Float32Array::New(env, want_entropy ? r : 0);
-      auto out = std::make_shared<std::vector<Napi::Reference<Napi::Value>>>();
-      out->push_back(Napi::Persistent(Napi::Value(lp)));
-      out->push_back(Napi::Persistent(Napi::Value(ent)));
-      float* lpd = lp.Data();
-      float* entd = want_entropy ? ent.Data() : nullptr;
+      const TokenOutputs outputs = token_outputs(env, r, want_entropy);
+      auto out = outputs.refs;
+      float* lpd = outputs.logprobs;
+      float* entd = outputs.entropy;
       return std::make_unique<Job>(env, "logprobs", Value(), &busy_, [&e, args, lpd, entd] { e.logprobs(args->batch, lpd, entd); },
                                    [out, want_entropy](Napi::Env env) -> Napi::Value {
                                      Napi::Object o = Napi::Object::New(env);
@@ -481,13 +496,10 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       }
       const uint8_t* maskd = mask ? mask->data : nullptr;
       const bool want_entropy = boolean(lo, "entropy").value_or(false);
-      Napi::Float32Array lp = Napi::Float32Array::New(env, r);
-      Napi::Float32Array ent = Napi::Float32Array::New(env, want_entropy ? r : 0);
-      auto out = std::make_shared<std::vector<Napi::Reference<Napi::Value>>>();
-      out->push_back(Napi::Persistent(Napi::Value(lp)));
-      out->push_back(Napi::Persistent(Napi::Value(ent)));
-      float* lpd = lp.Data();
-      float* entd = want_entropy ? ent.Data() : nullptr;
+      const TokenOutputs outputs = token_outputs(env, r, want_entropy);
+      auto out = outputs.refs;
+      float* lpd = outputs.logprobs;
+      float* entd = outputs.entropy;
       auto result = std::make_shared<AccumulateResult>();
       auto done = [out, result, want_entropy](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
@@ -495,13 +507,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
         o.Set("tokens", static_cast<double>(result->stats.tokens));
         o.Set("logprobs", (*out)[0].Value());
         if (want_entropy) o.Set("entropy", (*out)[1].Value());
-        Napi::Object s = Napi::Object::New(env);
-        s.Set("clipFracLow", result->stats.clip_frac_low);
-        s.Set("clipFracHigh", result->stats.clip_frac_high);
-        s.Set("clipFracDual", result->stats.clip_frac_dual);
-        s.Set("approxKl", result->stats.approx_kl);
-        s.Set("klRef", result->stats.kl_ref);
-        o.Set("stats", s);
+        o.Set("stats", loss_stats_object(env, result->stats));
         return o;
       };
       if (*kind == "nll") {

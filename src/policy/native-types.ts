@@ -1,5 +1,5 @@
 // The policy engine's part of the addon's typed surface (src/native.ts's NativeAddon names it).
-import type { LossSettings } from '../native.js';
+import type { LossSettings, LossStats } from '../native.js';
 
 /** The model shape handed to the native engine (src/policy/config.ts builds it). */
 export interface NativePolicyConfig {
@@ -46,7 +46,7 @@ export interface NativeAccumulateResult {
   tokens: number;
   logprobs: Float32Array;
   entropy?: Float32Array;
-  stats: { clipFracLow: number; clipFracHigh: number; clipFracDual: number; approxKl: number; klRef: number };
+  stats: LossStats;
 }
 
 export interface NativeGenerateArgs {

@@ -3,7 +3,7 @@
 // engine sits behind NativePolicyEngine; a CUDA engine can implement the same surface.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, copyFileSync, writeFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { LossSettings } from '../native.js';
+import type { LossSettings, LossStats } from '../native.js';
 import { createEngine, resolvePolicyDevice, type PolicyDevice } from './backend.js';
 import type { NativeAccumulateResult, NativePolicyEngine } from './native-types.js';
 import type { CharTokenizer } from '../tokenizer/char.js';
@@ -43,7 +43,7 @@ export interface AccumulateResult {
   /** log p of every target under the current weights. */
   logprobs: Float32Array;
   entropy?: Float32Array;
-  stats: { clipFracLow: number; clipFracHigh: number; clipFracDual: number; approxKl: number; klRef: number };
+  stats: LossStats;
 }
 
 export interface StepOptions {
