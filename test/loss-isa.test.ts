@@ -12,7 +12,7 @@ const script = fileURLToPath(new URL('./helpers/isa-check.ts', import.meta.url))
 function runCheck(env: Record<string, string>) {
   const seed = String(Date.now() >>> 0);
   const result = spawnSync(process.execPath, ['--import', 'tsx', script, seed], { env: { ...process.env, ...env }, encoding: 'utf8' });
-  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.status, 0, `seed ${seed}: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as { avx2: boolean; worstGrad: number; worstLoss: number };
 }
 
@@ -27,4 +27,5 @@ test('the default kernels report the CPU feature they use', () => {
   const chosen = runCheck({});
   assert.equal(chosen.avx2, cpuFeatures().avx2);
   assert.ok(chosen.worstGrad < 2e-5, `grad error ${chosen.worstGrad}`);
+  assert.ok(chosen.worstLoss < 1e-5, `loss error ${chosen.worstLoss}`);
 });

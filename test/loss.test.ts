@@ -4,8 +4,7 @@ import { describe, test } from 'node:test';
 
 import { dapoLoss, dapoLossAsync, referenceDapoLoss, setNumThreads, numThreads, type Aggregation } from '../src/index.js';
 import type { NativeLossArgs } from '../src/native.js';
-import { aggregationWeights, tokenLoss } from '../src/loss/reference.js';
-import { randomLossArgs, type LossCase } from './helpers/loss-inputs.js';
+import { lossScale, randomLossArgs, type LossCase } from './helpers/loss-inputs.js';
 import { maxRelError, Rng, testSeed } from './helpers/random.js';
 
 const seed = testSeed();
@@ -19,16 +18,6 @@ const SHAPES: Array<[number, number]> = [
   [9, 4099],
 ];
 const AGGREGATIONS: Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
-
-// The loss is a sum of terms of both signs that can nearly cancel, so its error is measured
-// against the size of the terms, sum_t w_t |l_t|, not against the (possibly tiny) total.
-function lossScale(args: NativeLossArgs, logprobs: Float32Array): number {
-  const w = aggregationWeights(args.mask, args.seqIds, args.aggregation ?? 'token-mean', args.tokenCount, args.seqCount);
-  const clip = { clipLow: args.clipLow ?? 0.2, clipHigh: args.clipHigh ?? 0.28, clipC: args.clipC };
-  let scale = 0;
-  for (let i = 0; i < logprobs.length; i++) scale += w[i] * Math.abs(tokenLoss(logprobs[i], args.oldLogprobs[i], args.advantages[i], clip).loss);
-  return scale;
-}
 
 function assertLossClose(args: NativeLossArgs, actual: number, expected: number, logprobs: Float32Array, what: string) {
   const scale = lossScale(args, logprobs);

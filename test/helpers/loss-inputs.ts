@@ -1,5 +1,6 @@
 // Random DAPO loss inputs whose ratios straddle both clip edges.
 import { numberToBf16, referenceDapoLoss, type Aggregation } from '../../src/index.js';
+import { aggregationWeights, tokenLoss } from '../../src/loss/reference.js';
 import type { NativeLossArgs } from '../../src/native.js';
 import { randomSeqIds, Rng } from './random.js';
 
@@ -42,4 +43,14 @@ export function randomLossArgs(rng: Rng, c: LossCase): NativeLossArgs {
     clipC: c.clipC,
     entropy: c.entropy,
   };
+}
+
+// The loss is a sum of terms of both signs that can nearly cancel, so its error is measured
+// against the size of the terms, sum_t w_t |l_t|, not against the (possibly tiny) total.
+export function lossScale(args: NativeLossArgs, logprobs: Float32Array): number {
+  const w = aggregationWeights(args.mask, args.seqIds, args.aggregation ?? 'token-mean', args.tokenCount, args.seqCount);
+  const clip = { clipLow: args.clipLow ?? 0.2, clipHigh: args.clipHigh ?? 0.28, clipC: args.clipC };
+  let scale = 0;
+  for (let i = 0; i < logprobs.length; i++) scale += w[i] * Math.abs(tokenLoss(logprobs[i], args.oldLogprobs[i], args.advantages[i], clip).loss);
+  return scale;
 }
