@@ -2,6 +2,7 @@
 // the sampler's filtered distribution for tests and benchmarks. Argument checks, typed-array
 // views and async workers only; the arithmetic lives in native/.
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -151,6 +152,13 @@ BatchArgs parse_batch(Napi::Env env, Napi::Object o) {
   b.keep.push_back(Napi::Persistent(Napi::Value(tokens->array)));
   b.keep.push_back(Napi::Persistent(Napi::Value(offsets->array)));
   return b;
+}
+
+// The `temperature` option of logprobs and the dapo loss: the logits are divided by it.
+double logit_temperature(Napi::Env env, Napi::Object o) {
+  const double t = number(o, "temperature").value_or(1.0);
+  if (!(t > 0) || !std::isfinite(t)) throw_range(env, "temperature must be a finite number > 0, got " + std::to_string(t));
+  return t;
 }
 
 class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
@@ -459,13 +467,19 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       Napi::Object bo = require_object(info, 0, "batch");
       auto args = std::make_shared<BatchArgs>(parse_batch(env, bo));
       bool want_entropy = false;
-      if (info.Length() > 1 && info[1].IsObject()) want_entropy = boolean(info[1].As<Napi::Object>(), "entropy").value_or(false);
+      double temperature = 1.0;
+      if (info.Length() > 1 && info[1].IsObject()) {
+        Napi::Object opts = info[1].As<Napi::Object>();
+        want_entropy = boolean(opts, "entropy").value_or(false);
+        temperature = logit_temperature(env, opts);
+      }
       const size_t r = e.count_targets(args->batch);
       const TokenOutputs outputs = token_outputs(env, r, want_entropy);
       auto out = outputs.refs;
       float* lpd = outputs.logprobs;
       float* entd = outputs.entropy;
-      return std::make_unique<Job>(env, "logprobs", Value(), &busy_, [&e, args, lpd, entd] { e.logprobs(args->batch, lpd, entd); },
+      return std::make_unique<Job>(env, "logprobs", Value(), &busy_,
+                                   [&e, args, lpd, entd, temperature] { e.logprobs(args->batch, lpd, entd, temperature); },
                                    [out, want_entropy](Napi::Env env) -> Napi::Value {
                                      Napi::Object o = Napi::Object::New(env);
                                      o.Set("logprobs", (*out)[0].Value());
@@ -564,9 +578,10 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       const float* refd = ref && opts.kl_coef > 0 ? ref->data : nullptr;
       const float* oldd = old_lp->data;
       const float* advd = adv->data;
+      const double temperature = logit_temperature(env, lo);
       return std::make_unique<Job>(env, "accumulate", Value(), &busy_,
-                                   [&e, args, oldd, advd, maskd, opts, lpd, entd, refd, result] {
-                                     *result = e.accumulate_dapo(args->batch, oldd, advd, maskd, opts, lpd, entd, refd);
+                                   [&e, args, oldd, advd, maskd, opts, lpd, entd, refd, temperature, result] {
+                                     *result = e.accumulate_dapo(args->batch, oldd, advd, maskd, opts, lpd, entd, refd, temperature);
                                    },
                                    done);
     });

@@ -25,6 +25,9 @@ test('bad batches, ids and options are named errors', async () => {
   await assert.rejects(p.accumulate(good, { kind: 'ppo' } as never), typeWith(/loss.kind must be 'dapo' or 'nll'/));
   await assert.rejects(p.accumulate({ ...good, mask: new Uint8Array(5) }, { kind: 'nll' }), rangeWith(/mask has length 5/));
   await assert.rejects(p.accumulate({ ...good, oldLogprobs: new Float32Array(2), advantages: new Float32Array(2) }, { kind: 'dapo', clipC: 0.5 }), rangeWith(/clipC must be greater than 1/));
+  await assert.rejects(p.logprobs(good, { temperature: 0 }), rangeWith(/temperature must be a finite number > 0, got 0/));
+  await assert.rejects(p.accumulate({ ...good, oldLogprobs: new Float32Array(2), advantages: new Float32Array(2) }, { kind: 'dapo', temperature: -1 }), rangeWith(/temperature must be a finite number > 0/));
+  await assert.rejects(p.logprobs(good, { temperature: 'hot' as never }), typeWith(/temperature/));
   await assert.rejects(p.step({} as never), typeWith(/lr is required/));
   await assert.rejects(p.step({ lr: 1e-3, betas: [0.9, 1.5] }), rangeWith(/betas\[1\]/));
   await assert.rejects(p.generate([Int32Array.from([1])], { maxNewTokens: -1 }), rangeWith(/maxNewTokens must be a non-negative integer/));

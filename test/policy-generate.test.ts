@@ -11,7 +11,7 @@ const prompts = [Int32Array.from([1, 5, 3, 9]), Int32Array.from([4]), Int32Array
 for (const arch of ['llama', 'qwen2', 'qwen3'] as const) {
   test(`${arch}: KV-cache decoding matches the full forward position by position`, async () => {
     const p = tinyPolicy(arch, 11, 0.5);
-    for (const temperature of [0, 1]) {
+    for (const temperature of [0, 1, 0.7]) {
       const groups = await p.generate(prompts, { n: 3, maxNewTokens: 9, temperature, seed: 5, stop: [] });
       for (let i = 0; i < prompts.length; i++) {
         for (const r of groups[i]) {
@@ -22,7 +22,8 @@ for (const arch of ['llama', 'qwen2', 'qwen3'] as const) {
           const v = p.config.vocabSize;
           for (let t = 0; t < r.tokens.length; t++) {
             const row = logits.subarray((prompts[i].length - 1 + t) * v, (prompts[i].length + t) * v);
-            const ls = logSoftmax(row);
+            // The log-prob of the distribution sampled from: logits / temperature (untempered when greedy).
+            const ls = logSoftmax(temperature > 0 ? row.map((z) => z / temperature) : row);
             assert.ok(Math.abs(ls[r.tokens[t]] - r.logprobs[t]) < 1e-5, `logprob at step ${t}: ${ls[r.tokens[t]]} vs ${r.logprobs[t]}`);
             if (temperature === 0) {
               const best = ls.indexOf(Math.max(...ls));
@@ -31,7 +32,7 @@ for (const arch of ['llama', 'qwen2', 'qwen3'] as const) {
           }
           // The packed-batch scorer gives the very same numbers: the GEMM sums every row in
           // the same order whatever M, so old log-probs from generation need no recompute.
-          const lp = await p.logprobs(packBatch([{ prompt: prompts[i], response: r.tokens }]));
+          const lp = await p.logprobs(packBatch([{ prompt: prompts[i], response: r.tokens }]), { temperature: temperature || 1 });
           assert.deepEqual(lp, r.logprobs);
         }
       }

@@ -21,19 +21,20 @@ async function nllLoss(p: Policy, b: TrainBatch): Promise<number> {
   return s / lp.length;
 }
 
-// DAPO loss with oldLogprobs fixed: -mean(A * exp(logp - old)), inside the clip range.
-async function dapoLoss(p: Policy, b: TrainBatch): Promise<number> {
-  const lp = await p.logprobs(b);
+// DAPO loss with oldLogprobs fixed: -mean(A * exp(logp - old)), inside the clip range, with
+// logp under softmax(logits / temperature).
+async function dapoLoss(p: Policy, b: TrainBatch, temperature = 1): Promise<number> {
+  const lp = await p.logprobs(b, { temperature });
   let s = 0;
   for (let i = 0; i < lp.length; i++) s -= b.advantages![i] * Math.exp(lp[i] - b.oldLogprobs![i]);
   return s / lp.length;
 }
 
-async function checkGradients(p: Policy, b: TrainBatch, kind: 'nll' | 'dapo') {
+async function checkGradients(p: Policy, b: TrainBatch, kind: 'nll' | 'dapo', temperature = 1) {
   p.zeroGrad();
-  const loss = kind === 'nll' ? { kind: 'nll' as const } : { kind: 'dapo' as const, clipLow: 0.9, clipHigh: 10 };
+  const loss = kind === 'nll' ? { kind: 'nll' as const } : { kind: 'dapo' as const, clipLow: 0.9, clipHigh: 10, temperature };
   const r = await p.accumulate(b, loss);
-  const f = kind === 'nll' ? nllLoss : dapoLoss;
+  const f = kind === 'nll' ? nllLoss : (q: Policy, c: TrainBatch) => dapoLoss(q, c, temperature);
   assert.ok(Math.abs(r.loss - (await f(p, b))) < 1e-5, `${kind}: accumulate loss ${r.loss} vs recomputed`);
   let worst = 0;
   let checked = 0;
@@ -86,6 +87,20 @@ test('qwen3 with tied embeddings: dapo gradients of every parameter match finite
   b.oldLogprobs = lp.map((x, i) => x + 0.05 * Math.sin(i));
   b.advantages = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? -1 : 0.7));
   const { checked } = await checkGradients(p, b, 'dapo');
+  assert.equal(checked, p.numParameters);
+  p.dispose();
+});
+
+test('qwen2 at sampling temperature 0.6: dapo gradients through logits / temperature match finite differences', async () => {
+  const p = tinyPolicy('qwen2', 6, 0.4);
+  const b = batch();
+  const lp = await p.logprobs(b, { temperature: 0.6 });
+  // The temperature changes the log-probs (so the check below is not the untempered one).
+  const plain = await p.logprobs(b);
+  assert.ok(lp.some((x, i) => Math.abs(x - plain[i]) > 1e-3));
+  b.oldLogprobs = lp.map((x, i) => x + 0.05 * Math.cos(i));
+  b.advantages = Float32Array.from({ length: lp.length }, (_, i) => (i % 4 === 1 ? -0.8 : 1.1));
+  const { checked } = await checkGradients(p, b, 'dapo', 0.6);
   assert.equal(checked, p.numParameters);
   p.dispose();
 });

@@ -146,6 +146,23 @@ describe('the KL penalty to the starting policy', { timeout: 300_000 }, () => {
   });
 });
 
+describe('a sampling temperature other than 1', { timeout: 300_000 }, () => {
+  test('training log-probs use logits / temperature, so the first mini-batch is exactly on-policy', async () => {
+    const out = join(work, 'tempered');
+    // One mini-batch per step: the policy that generated is the one being scored.
+    await train(config(out, { temperature: 0.6, miniBatch: 2, klCoef: 0.1, steps: 2, saveEvery: 0, evalEvery: 0, valDataset: undefined }), { log: quiet });
+    const rows = readMetrics(join(out, 'metrics.jsonl'));
+    assert.equal(rows.length, 2);
+    for (const row of rows) {
+      // Untempered scoring of tempered samples would put the ratio far from 1 here.
+      assert.ok(Math.abs(row['actor/approx_kl']) < 1e-5, `step ${row.step} approx_kl ${row['actor/approx_kl']}`);
+      assert.equal(row['actor/clipfrac_low'] + row['actor/clipfrac_high'], 0, `step ${row.step} clip fractions`);
+    }
+    // The reference (the starting policy) is scored at the same temperature.
+    assert.ok(rows[0]['actor/kl_ref'] < 1e-6, `step 1 kl_ref ${rows[0]['actor/kl_ref']}`);
+  });
+});
+
 describe('Ctrl-C', { timeout: 300_000 }, () => {
   test('finishes the step, writes a checkpoint and the final model, and exits cleanly', async () => {
     const out = join(work, 'interrupted');

@@ -449,11 +449,21 @@ void Engine::forward_packed(const PackedBatch& batch, bool record, Forward& f) {
   rmsnorm_forward(f.xs[0].data(), w_.data() + final_norm_, t, h, c_.rms_eps, f.hf.data(), f.rstd_f.data());
 }
 
+// Divides logits by the sampling temperature the way the sampler and verl's actor do (a float
+// division), so old and new log-probs of a response come from the same arithmetic.
+static void divide_by_temperature(float* x, size_t count, double temperature) {
+  if (temperature == 1.0) return;
+  const float t = static_cast<float>(temperature);
+  parallel_for(count, 16384, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) x[i] /= t;
+  });
+}
+
 // Runs the LM head over the targets in chunks. fn(r0, r1, logits, dlogits) sees the logits of
-// targets [r0, r1) and, when dhf is given, writes their gradient into dlogits, which is
-// pushed back into dhf and the head's weight gradient.
+// targets [r0, r1), divided by the temperature, and when dhf is given writes their gradient
+// into dlogits, which is pushed back (through the division) into dhf and the head's gradient.
 void Engine::head_chunks(const Forward& f, const Targets& tg, const std::vector<size_t>& cuts, float* dhf,
-                         const std::function<void(size_t, size_t, const float*, float*)>& fn) {
+                         double temperature, const std::function<void(size_t, size_t, const float*, float*)>& fn) {
   const size_t h = c_.hidden, v = c_.vocab;
   const float* head = w_.data() + lm_head_;
   if (dhf) grads();
@@ -466,9 +476,11 @@ void Engine::head_chunks(const Forward& f, const Targets& tg, const std::vector<
       std::memcpy(rows.data() + r * h, f.hf.data() + static_cast<size_t>(tg.row[r0 + r]) * h, h * sizeof(float));
     logits.resize(n * v);
     gemm_nt(n, v, h, rows.data(), head, logits.data(), false);
+    divide_by_temperature(logits.data(), n * v, temperature);
     if (dhf) dlogits.resize(n * v);
     fn(r0, r1, logits.data(), dhf ? dlogits.data() : nullptr);
     if (!dhf) continue;
+    divide_by_temperature(dlogits.data(), n * v, temperature);
     drows.resize(n * h);
     gemm_nn(n, h, v, dlogits.data(), head, drows.data(), false);
     gemm_tn(v, h, n, dlogits.data(), rows.data(), g_.data() + lm_head_, true);
@@ -540,13 +552,13 @@ void Engine::forward_logits(const int32_t* tokens, size_t t, float* logits) {
   gemm_nt(t, c_.vocab, c_.hidden, f.hf.data(), w_.data() + lm_head_, logits, false);
 }
 
-void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy) {
+void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy, double temperature) {
   count_targets(batch);
   const Targets tg = targets_of(batch);
   Forward& f = reuse_forward();
   forward_packed(batch, false, f);
   const size_t v = c_.vocab;
-  head_chunks(f, tg, chunk_cuts(tg, false), nullptr, [&](size_t r0, size_t r1, const float* logits, float*) {
+  head_chunks(f, tg, chunk_cuts(tg, false), nullptr, temperature, [&](size_t r0, size_t r1, const float* logits, float*) {
     parallel_for(r1 - r0, 1 + 16384 / v, [&](size_t begin, size_t end) {
       for (size_t r = begin; r < end; ++r) {
         const float* row = logits + r * v;
@@ -560,7 +572,7 @@ void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy) {
 
 AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* old_logprobs, const float* advantages,
                                          const uint8_t* mask, const LossOptions& options, float* out_logprobs,
-                                         float* out_entropy, const float* ref_logprobs) {
+                                         float* out_entropy, const float* ref_logprobs, double temperature) {
   const size_t n = count_targets(batch);
   const Targets tg = targets_of(batch);
   std::vector<uint8_t> ones;
@@ -592,7 +604,8 @@ AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* 
   const bool seq_mode = opts.aggregation.mode != Aggregation::TokenMean;
   AccumulateResult res;
   double low = 0, high = 0, dual = 0, kl = 0, kl_ref = 0;
-  head_chunks(f, tg, chunk_cuts(tg, seq_mode), dhf.data(), [&](size_t r0, size_t r1, const float* logits, float* dl) {
+  head_chunks(f, tg, chunk_cuts(tg, seq_mode), dhf.data(), temperature,
+              [&](size_t r0, size_t r1, const float* logits, float* dl) {
     LossInputs in;
     in.n = r1 - r0;
     in.from_logits = true;
@@ -654,7 +667,7 @@ AccumulateResult Engine::accumulate_nll(const PackedBatch& batch, const uint8_t*
   std::vector<float> dhf(batch.n_tokens * c_.hidden, 0.0f);
   std::vector<float> lp(n);
   AccumulateResult res;
-  head_chunks(f, tg, chunk_cuts(tg, false), dhf.data(), [&](size_t r0, size_t r1, const float* logits, float* dl) {
+  head_chunks(f, tg, chunk_cuts(tg, false), dhf.data(), 1.0, [&](size_t r0, size_t r1, const float* logits, float* dl) {
     const NllStats st = nll_loss(logits, r1 - r0, c_.vocab, tg.token.data() + r0, mask ? mask + r0 : nullptr,
                                  token_count, dl, (out_logprobs ? out_logprobs : lp.data()) + r0,
                                  out_entropy ? out_entropy + r0 : nullptr);
@@ -782,6 +795,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
       if (a.stop[i] == tok) return true;
     return false;
   };
+  const bool tempered = a.sampling.temperature > 0 && a.sampling.temperature != 1.0;
   // Samples the next token of each active sequence from its logits row.
   auto sample_rows = [&](const std::vector<size_t>& seqs, const float* rows_logits, const std::vector<size_t>& row_of) {
     std::vector<int32_t> tok(seqs.size());
@@ -800,7 +814,15 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
         const double u = philox_uniform(a.seed, a.prompt_ids ? a.prompt_ids[p] : p, static_cast<uint32_t>(j),
                                         static_cast<uint32_t>(out_tok[q].size()));
         tok[i] = sample_token(row, v, a.sampling, u, scratch);
-        lp[i] = row[tok[i]] - st.lse;
+        if (!tempered) {
+          lp[i] = row[tok[i]] - st.lse;
+          continue;
+        }
+        // The log-prob under the distribution sampled from, computed as training will compute it.
+        thread_local std::vector<float> scaled;
+        scaled.assign(row, row + v);
+        divide_by_temperature(scaled.data(), v, a.sampling.temperature);
+        lp[i] = scaled[tok[i]] - row_stats_f32(scaled.data(), v, false).lse;
       }
     });
     for (size_t i = 0; i < seqs.size(); ++i)

@@ -57,7 +57,7 @@ struct GenerateArgs {
 struct GenerateResult {
   // Sequence q = prompt * n + sample; its tokens are tokens[offsets[q], offsets[q+1]).
   std::vector<int32_t> tokens;
-  std::vector<float> logprobs;  // log-softmax of the untempered logits at each chosen token
+  std::vector<float> logprobs;  // log-softmax of logits / temperature at each chosen token (untempered when greedy)
   std::vector<int32_t> offsets;
   std::vector<uint8_t> finished;  // 1: ended on a stop id; 0: cut at maxNewTokens or the context
 };
@@ -83,12 +83,14 @@ class Engine {
   // logits [T, V] for every position of one sequence.
   void forward_logits(const int32_t* tokens, size_t t, float* logits);
   // log p(target) per target; entropy of the predicting distribution when entropy != null.
-  void logprobs(const PackedBatch& batch, float* out, float* entropy);
+  // temperature: the distribution is softmax(logits / temperature), as the sampler drew from.
+  void logprobs(const PackedBatch& batch, float* out, float* entropy, double temperature = 1.0);
   // DAPO loss (the dapo_loss kernel) over the targets, gradients added to the accumulators.
   // ref_logprobs (may be null): the frozen reference policy's log-probs, for options.kl_coef > 0.
+  // temperature: the loss sees logits / temperature (verl's actor), matching tempered old log-probs.
   AccumulateResult accumulate_dapo(const PackedBatch& batch, const float* old_logprobs, const float* advantages,
                                    const uint8_t* mask, const LossOptions& options, float* out_logprobs,
-                                   float* out_entropy, const float* ref_logprobs = nullptr);
+                                   float* out_entropy, const float* ref_logprobs = nullptr, double temperature = 1.0);
   // Mean negative log-likelihood: sum over masked targets of -log p / token_count (< 0: their count).
   AccumulateResult accumulate_nll(const PackedBatch& batch, const uint8_t* mask, double token_count,
                                   float* out_logprobs, float* out_entropy = nullptr);
@@ -124,7 +126,7 @@ class Engine {
   void backward_packed(const PackedBatch& batch, Forward& f, std::vector<float>& dhf);
   std::vector<size_t> chunk_cuts(const Targets& tg, bool whole_sequences) const;
   void head_chunks(const Forward& f, const Targets& tg, const std::vector<size_t>& cuts, float* dhf,
-                   const std::function<void(size_t, size_t, const float*, float*)>& fn);
+                   double temperature, const std::function<void(size_t, size_t, const float*, float*)>& fn);
 
   ModelConfig c_;
   std::vector<ParamInfo> params_;

@@ -38,7 +38,7 @@ export interface NativePackedBatch {
 }
 
 export type NativeLossSpec =
-  | ({ kind: 'dapo'; klCoef?: number } & LossSettings)
+  | ({ kind: 'dapo'; klCoef?: number; temperature?: number } & LossSettings)
   | { kind: 'nll'; tokenCount?: number; entropy?: boolean };
 
 export interface NativeAccumulateResult {
@@ -84,7 +84,7 @@ export interface NativePolicyEngine {
   setOptimizerSteps(steps: number): void;
   zeroGrad(): void;
   forwardLogits(ids: Int32Array): Promise<Float32Array>;
-  logprobs(batch: NativePackedBatch, opts?: { entropy?: boolean }): Promise<{ logprobs: Float32Array; entropy?: Float32Array }>;
+  logprobs(batch: NativePackedBatch, opts?: { entropy?: boolean; temperature?: number }): Promise<{ logprobs: Float32Array; entropy?: Float32Array }>;
   accumulate(batch: NativePackedBatch, loss: NativeLossSpec): Promise<NativeAccumulateResult>;
   step(opts: { lr: number; weightDecay?: number; betas?: [number, number]; eps?: number; clipGradNorm?: number }): Promise<{
     gradNorm: number;

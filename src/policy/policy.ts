@@ -32,6 +32,8 @@ export type PolicyLoss =
       kind: 'dapo';
       /** Weight of the KL penalty to a frozen reference (verl's low_var_kl); needs batch.refLogprobs. */
       klCoef?: number;
+      /** The loss sees logits / temperature: the rollouts' sampling temperature (default 1), as verl. */
+      temperature?: number;
     } & LossSettings)
   | { kind: 'nll'; tokenCount?: number; entropy?: boolean };
 
@@ -86,7 +88,7 @@ export interface GenerateOptions {
 
 export interface Rollout {
   tokens: Int32Array;
-  /** log-softmax of the untempered logits at each generated token (the policy's own log-probs). */
+  /** log-softmax of logits / temperature at each generated token (the distribution sampled; untempered when greedy). */
   logprobs: Float32Array;
   /** Ended on a stop id. */
   finished: boolean;
@@ -264,15 +266,18 @@ export class Policy {
     return this.serial((e) => e.forwardLogits(ids));
   }
 
-  /** log p of every target token of a packed batch (the old log-probs of the ratio). */
-  logprobs(batch: PackedBatch): Promise<Float32Array> {
-    return this.serial(async (e) => (await e.logprobs(batch)).logprobs);
+  /**
+   * log p of every target token of a packed batch (the old log-probs of the ratio), under
+   * softmax(logits / temperature) (default 1): pass the temperature the rollouts were sampled at.
+   */
+  logprobs(batch: PackedBatch, options: { temperature?: number } = {}): Promise<Float32Array> {
+    return this.serial(async (e) => (await e.logprobs(batch, { temperature: options.temperature })).logprobs);
   }
 
   /** Log-probs and the entropy of each predicting distribution. */
-  logprobsWithEntropy(batch: PackedBatch): Promise<{ logprobs: Float32Array; entropy: Float32Array }> {
+  logprobsWithEntropy(batch: PackedBatch, options: { temperature?: number } = {}): Promise<{ logprobs: Float32Array; entropy: Float32Array }> {
     return this.serial(async (e) => {
-      const r = await e.logprobs(batch, { entropy: true });
+      const r = await e.logprobs(batch, { entropy: true, temperature: options.temperature });
       return { logprobs: r.logprobs, entropy: r.entropy! };
     });
   }

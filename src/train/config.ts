@@ -198,7 +198,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'dynamicSampling', kind: 'boolean', group: 'Rollout', describe: 'drop groups whose responses are all right or all wrong, refill' },
   { key: 'keepSurplus', kind: 'boolean', group: 'Rollout', describe: 'keep groups beyond trainBatch for the next step' },
   { key: 'maxResponseLen', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'L_max, response tokens at most' },
-  { key: 'temperature', kind: 'number', min: 0, group: 'Rollout', describe: 'sampling temperature' },
+  { key: 'temperature', kind: 'number', min: 0, group: 'Rollout', describe: 'sampling temperature (> 0; training log-probs use logits / temperature, as verl)' },
   { key: 'topP', kind: 'number', min: 0, max: 1, group: 'Rollout', describe: 'nucleus sampling' },
   { key: 'topK', kind: 'number', int: true, min: 0, group: 'Rollout', describe: 'top-k sampling (0: off)' },
   { key: 'overlongShaping', kind: 'boolean', group: 'Rollout', describe: 'soft overlong punishment in the last overlongBuffer tokens' },
@@ -285,6 +285,8 @@ export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<T
     ...chosen,
   };
   for (const spec of OPTIONS) checkOption(spec, config[spec.key], 'option');
+  // Greedy rollouts make every group uniform, and the loss needs the sampled distribution.
+  if (config.temperature <= 0) throw new ConfigError(`option temperature must be greater than 0 for training rollouts, got ${config.temperature}`);
   if (config.clipC !== 0 && config.clipC <= 1) throw new ConfigError(`option clipC must be 0 (off) or greater than 1, got ${config.clipC}`);
   if (config.overlongShaping && config.overlongBuffer >= config.maxResponseLen)
     throw new ConfigError(`overlongBuffer (${config.overlongBuffer}) must be smaller than maxResponseLen (${config.maxResponseLen})`);

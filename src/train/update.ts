@@ -7,7 +7,7 @@ import { chunks, lossDivisors, packSamples, type TrainSample } from './batch.js'
 
 /** What the update needs from a policy (Policy implements it; tests may wrap it). */
 export interface TrainablePolicy {
-  logprobs(batch: PackedBatch): Promise<Float32Array>;
+  logprobs(batch: PackedBatch, options?: { temperature?: number }): Promise<Float32Array>;
   accumulate(batch: TrainBatch, loss: PolicyLoss): Promise<AccumulateResult>;
   step(options: StepOptions): Promise<StepResult>;
 }
@@ -38,9 +38,10 @@ export async function computeLogprobs(
   samples: TrainSample[],
   microBatch: number,
   field: 'oldLogprobs' | 'refLogprobs',
+  temperature: number,
 ): Promise<void> {
   for (const micro of chunks(samples, microBatch)) {
-    const logprobs = await policy.logprobs(packSamples(micro));
+    const logprobs = await policy.logprobs(packSamples(micro), { temperature });
     let at = 0;
     for (const s of micro) {
       s[field] = logprobs.slice(at, at + s.response.length);
@@ -58,10 +59,10 @@ export async function updatePolicy(
   reference?: Pick<TrainablePolicy, 'logprobs'>,
 ): Promise<{ metrics: UpdateMetrics; optimizerSteps: number }> {
   // Only groups carried over from an earlier step lack them (sampled by an older policy).
-  await computeLogprobs(policy, samples.filter((s) => !s.oldLogprobs), config.microBatch, 'oldLogprobs');
+  await computeLogprobs(policy, samples.filter((s) => !s.oldLogprobs), config.microBatch, 'oldLogprobs', config.temperature);
   if (config.klCoef > 0) {
     if (!reference) throw new Error('a KL penalty (klCoef > 0) needs the reference policy');
-    await computeLogprobs(reference, samples, config.microBatch, 'refLogprobs');
+    await computeLogprobs(reference, samples, config.microBatch, 'refLogprobs', config.temperature);
   }
   const perMini = config.miniBatch * config.n;
   const sums = { loss: 0, entropy: 0, low: 0, high: 0, dual: 0, kl: 0, klRef: 0, tokens: 0, gradNorm: 0, minis: 0 };
@@ -80,6 +81,7 @@ export async function updatePolicy(
           ...(config.clipC > 0 ? { clipC: config.clipC } : {}),
           aggregation: config.aggregation,
           ...(config.klCoef > 0 ? { klCoef: config.klCoef } : {}),
+          temperature: config.temperature,
           tokenCount,
           seqCount,
           entropy: true,
