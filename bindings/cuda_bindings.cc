@@ -36,4 +36,47 @@ void register_cuda(Napi::Env env, Napi::Object exports) {
   register_hidden_loss(env, exports);
 }
 
+namespace {
+
+class CudaLossWorker : public Napi::AsyncWorker {
+ public:
+  CudaLossWorker(Napi::Env env, const char* name, CudaLossJob job)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = job_.run(&stats_, message_, sizeof message_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      check_cuda(status_, message_);
+      deferred_.Resolve(job_.result(env, stats_));
+    } catch (const std::exception& e) {
+      deferred_.Reject(to_js_error(env, e).Value());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  CudaLossJob job_;
+  dapo_cuda_loss_stats stats_{};
+  int status_ = 0;
+  char message_[1024] = {0};
+};
+
+}  // namespace
+
+Napi::Value queue_cuda_loss(Napi::Env env, const char* name, const std::function<CudaLossJob()>& make) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  try {
+    auto* worker = new CudaLossWorker(env, name, make());
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+  } catch (const std::exception& e) {
+    deferred.Reject(to_js_error(env, e).Value());
+  }
+  return deferred.Promise();
+}
+
 }  // namespace dapo::bind

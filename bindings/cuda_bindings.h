@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -66,5 +67,15 @@ bool any_device_tensor(Napi::Env env, Napi::Object args, std::initializer_list<c
 void parse_common(Napi::Env env, Napi::Object args, bool need_tokens, CommonCall& call);
 dapo_cuda_loss_common to_abi(const CommonCall& call);
 Napi::Object stats_object(Napi::Env env, const dapo_cuda_loss_stats& s);
+
+// One CUDA loss entry point run off the main thread. `run` calls the module on a worker thread
+// (status, stats, message buffer); `result` builds the JS value on the main thread.
+struct CudaLossJob {
+  std::function<int(dapo_cuda_loss_stats*, char*, size_t)> run;
+  std::function<Napi::Value(Napi::Env, const dapo_cuda_loss_stats&)> result;
+};
+// Queues the job that `make` parses from the arguments (on the main thread) and returns its
+// Promise; a parse error or a module failure rejects it with the matching JS error.
+Napi::Value queue_cuda_loss(Napi::Env env, const char* name, const std::function<CudaLossJob()>& make);
 
 }  // namespace dapo::bind

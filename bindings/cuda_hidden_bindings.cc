@@ -156,48 +156,16 @@ Napi::Value CudaDapoLossFromHidden(const Napi::CallbackInfo& info) {
   });
 }
 
-class HiddenWorker : public Napi::AsyncWorker {
- public:
-  HiddenWorker(Napi::Env env, const CudaModule& cuda, std::unique_ptr<HiddenCall> call)
-      : Napi::AsyncWorker(env, "cudaDapoLossFromHiddenAsync"), deferred_(Napi::Promise::Deferred::New(env)),
-        cuda_(cuda), call_(std::move(call)), args_(hidden_abi(*call_)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { status_ = cuda_.dapo_loss_hidden(&args_, &stats_, message_, sizeof message_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      check_cuda(status_, message_);
-      deferred_.Resolve(cuda_hidden_result(env, *call_, stats_));
-    } catch (const std::exception& e) {
-      deferred_.Reject(to_js_error(env, e).Value());
-    }
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  const CudaModule& cuda_;
-  std::unique_ptr<HiddenCall> call_;
-  dapo_cuda_hidden_args args_;
-  dapo_cuda_loss_stats stats_{};
-  int status_ = 0;
-  char message_[1024] = {0};
-};
-
 Napi::Value CudaDapoLossFromHiddenAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto deferred = Napi::Promise::Deferred::New(env);
-  try {
+  return queue_cuda_loss(info.Env(), "cudaDapoLossFromHiddenAsync", [&] {
     const CudaModule& cuda = require_cuda();
-    auto* worker = new HiddenWorker(env, cuda, parse_hidden(info, true));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
-  } catch (const Napi::Error& e) {
-    deferred.Reject(e.Value());
-  } catch (const std::exception& e) {
-    deferred.Reject(to_js_error(env, e).Value());
-  }
-  return deferred.Promise();
+    std::shared_ptr<HiddenCall> call = parse_hidden(info, true);
+    auto args = std::make_shared<dapo_cuda_hidden_args>(hidden_abi(*call));
+    return CudaLossJob{[&cuda, call, args](dapo_cuda_loss_stats* stats, char* message, size_t size) {
+                         return cuda.dapo_loss_hidden(args.get(), stats, message, size);
+                       },
+                       [call](Napi::Env env, const dapo_cuda_loss_stats& stats) { return cuda_hidden_result(env, *call, stats); }};
+  });
 }
 
 }  // namespace

@@ -321,48 +321,15 @@ Napi::Value CudaDapoLoss(const Napi::CallbackInfo& info) {
   });
 }
 
-class CudaLossWorker : public Napi::AsyncWorker {
- public:
-  CudaLossWorker(Napi::Env env, const CudaModule& cuda, std::unique_ptr<CudaLossCall> call)
-      : Napi::AsyncWorker(env, "cudaDapoLossAsync"), deferred_(Napi::Promise::Deferred::New(env)), cuda_(cuda),
-        call_(std::move(call)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { status_ = cuda_.dapo_loss(&call_->args, &stats_, message_, sizeof message_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      check_cuda(status_, message_);
-      deferred_.Resolve(cuda_loss_result(env, *call_, stats_));
-    } catch (const std::exception& e) {
-      deferred_.Reject(to_js_error(env, e).Value());
-    }
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  const CudaModule& cuda_;
-  std::unique_ptr<CudaLossCall> call_;
-  dapo_cuda_loss_stats stats_{};
-  int status_ = 0;
-  char message_[1024] = {0};
-};
-
 Napi::Value CudaDapoLossAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto deferred = Napi::Promise::Deferred::New(env);
-  try {
+  return queue_cuda_loss(info.Env(), "cudaDapoLossAsync", [&] {
     const CudaModule& cuda = require_cuda();
-    auto call = parse_cuda_loss(info);
-    auto* worker = new CudaLossWorker(env, cuda, std::move(call));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
-  } catch (const Napi::Error& e) {
-    deferred.Reject(e.Value());
-  } catch (const std::exception& e) {
-    deferred.Reject(to_js_error(env, e).Value());
-  }
-  return deferred.Promise();
+    std::shared_ptr<CudaLossCall> call = parse_cuda_loss(info);
+    return CudaLossJob{[&cuda, call](dapo_cuda_loss_stats* stats, char* message, size_t size) {
+                         return cuda.dapo_loss(&call->args, stats, message, size);
+                       },
+                       [call](Napi::Env env, const dapo_cuda_loss_stats& stats) { return cuda_loss_result(env, *call, stats); }};
+  });
 }
 
 Napi::Value CudaGroupAdvantages(const Napi::CallbackInfo& info) {
