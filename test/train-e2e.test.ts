@@ -179,7 +179,8 @@ describe('Ctrl-C', { timeout: 300_000 }, () => {
     child.stderr.on('data', (d) => (output += d));
     const metrics = join(out, 'metrics.jsonl');
     const deadline = Date.now() + 120_000;
-    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').trim().split('\n').length >= 2) && Date.now() < deadline)
+    // Rows for steps 0 (the start evaluation), 1 and 2: whenever the signal lands, step 2 is done.
+    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').trim().split('\n').length >= 3) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
