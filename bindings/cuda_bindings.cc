@@ -34,6 +34,7 @@ void register_cuda(Napi::Env env, Napi::Object exports) {
   register_cuda_tensor(env, exports);
   register_cuda_loss(env, exports);
   register_hidden_loss(env, exports);
+  register_cuda_op_check(env, exports);
 }
 
 namespace {

@@ -61,7 +61,9 @@ void open_module() {
       !resolve(handle, "dapo_cuda_copy_bench", g_module.copy_bench, g_status.reason) ||
       !resolve(handle, "dapo_cuda_group_advantages", g_module.group_advantages, g_status.reason) ||
       !resolve(handle, "dapo_cuda_dapo_loss", g_module.dapo_loss, g_status.reason) ||
-      !resolve(handle, "dapo_cuda_dapo_loss_hidden", g_module.dapo_loss_hidden, g_status.reason))
+      !resolve(handle, "dapo_cuda_dapo_loss_hidden", g_module.dapo_loss_hidden, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_op_check", g_module.op_check, g_status.reason) ||
+      !resolve(handle, "dapo_cuda_op_names", g_module.op_names, g_status.reason))
     return;
   g_status.loaded = true;
   char message[512] = {0};

@@ -20,6 +20,8 @@ struct CudaModule {
   int (*group_advantages)(dapo_cuda_in, size_t, size_t, int, double, dapo_cuda_out, char*, size_t) = nullptr;
   int (*dapo_loss)(const dapo_cuda_loss_args*, dapo_cuda_loss_stats*, char*, size_t) = nullptr;
   int (*dapo_loss_hidden)(const dapo_cuda_hidden_args*, dapo_cuda_loss_stats*, char*, size_t) = nullptr;
+  int (*op_check)(const dapo_cuda_op_case*, dapo_cuda_op_result*, char*, size_t) = nullptr;
+  int (*op_names)(char*, size_t) = nullptr;
   int devices = 0;
 };
 

@@ -77,6 +77,22 @@ export interface HiddenLossResult {
   peakExtraBytes?: number;
 }
 
+/** One case of the table-driven op test (native/cuda/model/op_check.cuh says what dims mean per op). */
+export interface CudaOpCase {
+  op: string;
+  dtype: 'f32' | 'bf16';
+  seed: number;
+  dims?: number[];
+  lengths?: number[];
+  params?: number[];
+}
+
+/** Largest absolute and relative (to the output's scale) error of each output against the CPU twin. */
+export interface CudaOpResult {
+  errors: Record<string, { abs: number; rel: number }>;
+  cudaMs: number;
+}
+
 /** The addon's CUDA members and the LM-head loss; src/native.ts's NativeAddon extends this. */
 export interface CudaAddon {
   DeviceTensor: DeviceTensorClass;
@@ -89,4 +105,7 @@ export interface CudaAddon {
   dapoLossFromHidden(args: HiddenLossArgs): HiddenLossResult;
   cudaDapoLossFromHidden(args: HiddenLossArgs): HiddenLossResult;
   cudaDapoLossFromHiddenAsync(args: HiddenLossArgs): Promise<HiddenLossResult>;
+  /** Runs one registered op check on the device (throws ERR_DAPO_CUDA_UNAVAILABLE without one). */
+  cudaOpCheck(c: CudaOpCase): CudaOpResult;
+  cudaOpNames(): string[];
 }
