@@ -85,13 +85,14 @@ __device__ __forceinline__ void store_vec(T* p, const float (&in)[W]) {
 }
 
 // Launch shape of a kernel over `rows` rows of `per_row` work items (vectors): threadIdx.x runs
-// along the row, threadIdx.y over rows, 256 threads a block; the grid's y loops over rows
-// (stride gridDim.y * blockDim.y) so any row count fits under the 65535 limit of gridDim.y.
+// along the row (as few threads as cover it, so short rows leave no lane idle: a warp then spans
+// several rows, each part contiguous), threadIdx.y over rows, 256 threads a block; the grid's y
+// loops over rows (stride gridDim.y * blockDim.y) so any row count fits under gridDim.y's 65535.
 struct RowGrid {
   dim3 grid, block;
 };
 inline RowGrid row_grid(size_t rows, size_t per_row) {
-  unsigned x = 32;
+  unsigned x = 1;
   while (x < 256 && x < per_row) x *= 2;
   const unsigned y = 256 / x;
   RowGrid g;
