@@ -15,8 +15,8 @@
 // memory only, and the heuristic's choice of algorithm) and caches it. A later call with a known
 // shape only looks the plan up and enqueues cublasLtMatmul on the stream: no allocation, no
 // synchronisation, so it can be captured into a CUDA graph. The engine runs each shape once
-// before capturing; a first call made while the stream is capturing fails with a message
-// rather than allocating inside the capture.
+// before capturing; the first call of a Gemm, or of a shape, made while the stream is capturing
+// fails with a message rather than allocate or plan inside the capture.
 #include <array>
 #include <cstdio>
 #include <map>
@@ -52,6 +52,11 @@ int args_fail(char* message, size_t message_size, const char* text) {
 }
 
 int lt_type(int dapo_type) { return dapo_type == DAPO_CUDA_BF16 ? kCudaR16BF : kCudaR32F; }
+
+bool capturing(cudaStream_t stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  return cudaStreamIsCapturing(stream, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone;
+}
 
 }  // namespace
 
@@ -167,8 +172,7 @@ int Gemm::run(const GemmCall& g, cudaStream_t stream, char* message, size_t mess
   if (!im.lt)
     if (int rc = cublaslt_get(&im.lt, message, message_size)) return rc;
   if (!im.workspace) {
-    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    if (cudaStreamIsCapturing(stream, &capture) == cudaSuccess && capture != cudaStreamCaptureStatusNone)
+    if (capturing(stream))
       return args_fail(message, message_size,
                        "first call made while the stream is being captured; run each GEMM once before capturing");
     const cudaError_t s = cudaMalloc(&im.workspace, kWorkspaceBytes);
@@ -184,6 +188,9 @@ int Gemm::run(const GemmCall& g, cudaStream_t stream, char* message, size_t mess
                          alignment_of(g.a), alignment_of(g.b), alignment_of(g.c ? g.c : g.d), alignment_of(g.d), 0};
   auto it = im.plans.find(key);
   if (it == im.plans.end()) {
+    if (capturing(stream))
+      return args_fail(message, message_size,
+                       "a new GEMM shape while the stream is being captured; run each shape once before capturing");
     Impl::Plan plan;
     if (int rc = im.build(g, ldc, plan, message, message_size)) {
       im.destroy(plan);
