@@ -53,7 +53,8 @@ cudaError_t embedding_backward(const T* dx, size_t hidden, TokenRows groups, flo
 
 // ---------------------------------------------------------------------------------------------
 // rmsnorm.cu: twin of rmsnorm_forward / rmsnorm_backward (native/model/layers.cc).
-// y[r] = x[r] * rstd[r] * w, rstd[r] = 1 / sqrt(mean(x[r]^2) + eps). rows x dim, contiguous.
+// y[r] = x[r] * rstd[r] * w, rstd[r] = 1 / sqrt(mean(x[r]^2) + eps). rows x dim, contiguous; y may
+// be x (in place).
 template <typename T>
 cudaError_t rmsnorm_forward(const T* x, const T* w, size_t rows, size_t dim, float eps, T* y, float* rstd,
                             cudaStream_t stream);
@@ -75,7 +76,8 @@ cudaError_t rmsnorm_backward(const T* dy, const T* x, const T* w, const float* r
 // Rotates, in place, `heads` vectors of head_dim in each of `rows` rows (row r starts at
 // x + r * ld) by +angle(pos[r]) (inverse: -angle, the backward). cos / sin: fp32 tables
 // [positions, head_dim / 2] made on the host by dapo::Rope (one definition of the frequencies,
-// llama3 scaling included) and uploaded; pos: int32 [rows].
+// llama3 scaling included) and uploaded; pos: int32 [rows], each below the tables' positions
+// (the caller sizes the tables for the batch, as the CPU engine's Rope::ensure).
 template <typename T>
 cudaError_t rope_apply(T* x, size_t rows, size_t heads, size_t head_dim, size_t ld, const int32_t* pos,
                        const float* cos, const float* sin, bool inverse, cudaStream_t stream);

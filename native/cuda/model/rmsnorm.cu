@@ -45,11 +45,12 @@ struct RowLoop {
 };
 
 // y = rmsnorm(x) (kAdd false: x = a), or sum = T(a + b), y = rmsnorm(sum) (kAdd true). W values
-// per access (kVec<T> or 1). sum_out may alias a: each thread reads a value before it writes it.
+// per access (kVec<T> or 1). sum_out may alias a, and y may alias x (a norm in place): each
+// thread reads a value before it writes it, so those pointers are not __restrict__.
 template <typename T, int W, int G, bool kAdd>
 __global__ void __launch_bounds__(kThreads) rmsnorm_forward_kernel(const T* a, const T* __restrict__ b,
                                                                    const T* __restrict__ w, size_t rows, size_t dim,
-                                                                   float eps, T* sum_out, T* __restrict__ y,
+                                                                   float eps, T* sum_out, T* y,
                                                                    float* __restrict__ rstd) {
   const RowLoop loop(G);
   for (size_t r = loop.first, base = loop.warp_first; base < rows; r += loop.stride, base += loop.stride) {
@@ -86,9 +87,9 @@ __global__ void __launch_bounds__(kThreads) rmsnorm_forward_kernel(const T* a, c
   }
 }
 
-// dx (+)= rstd * w * dy - x * coef, coef = rstd^3 / dim * sum_j dy_j w_j x_j.
+// dx (+)= rstd * w * dy - x * coef, coef = rstd^3 / dim * sum_j dy_j w_j x_j. dx may alias dy.
 template <typename T, int W, int G>
-__global__ void __launch_bounds__(kThreads) rmsnorm_dx_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+__global__ void __launch_bounds__(kThreads) rmsnorm_dx_kernel(const T* dy, const T* __restrict__ x,
                                                               const T* __restrict__ w, const float* __restrict__ rstd,
                                                               size_t rows, size_t dim, T* dx, bool accumulate) {
   const RowLoop loop(G);

@@ -45,6 +45,7 @@ const rmsnorm: OpCaseRow[] = [
   { op: 'rmsnorm_forward', dims: [TOKENS, H], label: 'Qwen hidden, 8192 tokens' },
   { op: 'rmsnorm_forward', dims: [TOKENS * 14, 64], label: 'qk-norm shape: 14 heads x 8192 tokens of 64' },
   { op: 'rmsnorm_forward', dims: [64, 8192], label: 'wide rows: each thread loops' },
+  { op: 'rmsnorm_forward', dims: [513, 100, 1], label: 'in place (y over x), dim 100' },
   { op: 'add_rmsnorm_forward', dims: [1, H, 0], label: 'one row' },
   { op: 'add_rmsnorm_forward', dims: [7, 13, 0], label: 'odd dim' },
   { op: 'add_rmsnorm_forward', dims: [33, 100, 1], label: 'sum written over a, dim 100' },

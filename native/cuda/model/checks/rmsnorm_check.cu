@@ -2,7 +2,7 @@
 //   dims[0] rows  1 .. 2^24
 //   dims[1] dim   1 .. 2^16 (rows * dim <= 2^28)
 //   params[0] eps (0: 1e-6)
-// "rmsnorm_forward": y, rstd.
+// "rmsnorm_forward": dims[2] in_place (1: y written over x); outputs y, rstd.
 // "add_rmsnorm_forward": dims[2] in_place (1: sum_out is a, as the engine's residual stream);
 //   outputs sum, y, rstd. Twin: sum = a + b rounded to T, then rmsnorm_forward of it.
 // "rmsnorm_backward": dims[2] accumulate_dx (1: dx starts random and is added to), dims[3] dw
@@ -42,6 +42,8 @@ int run_forward(const OpCase& c, OpReport& report, char* message, size_t message
   CheckRng rng(c.seed);
   NormCase n;
   if (int rc = read_case(c, n, rng, message, message_size)) return rc;
+  size_t in_place = 0;
+  if (int rc = need_dim(c, 2, "in_place", 0, 1, &in_place, message, message_size)) return rc;
   std::vector<float> want_y(n.x.size()), want_rstd(n.rows);
   dapo::rmsnorm_forward(n.x.data(), n.w.data(), n.rows, n.dim, n.eps, want_y.data(), want_rstd.data());
 
@@ -50,11 +52,12 @@ int run_forward(const OpCase& c, OpReport& report, char* message, size_t message
   DAPO_CUDA_TRY(upload_new<T>(w, n.w), message, message_size);
   DAPO_CUDA_TRY(y.alloc(n.x.size() * sizeof(T)), message, message_size);
   DAPO_CUDA_TRY(rstd.alloc(n.rows * sizeof(float)), message, message_size);
+  T* out = in_place ? x.as<T>() : y.as<T>();
   const auto op = [&] {
-    return rmsnorm_forward<T>(x.as<T>(), w.as<T>(), n.rows, n.dim, n.eps, y.as<T>(), rstd.as<float>(), 0);
+    return rmsnorm_forward<T>(x.as<T>(), w.as<T>(), n.rows, n.dim, n.eps, out, rstd.as<float>(), 0);
   };
   if (int rc = timed(c, report, message, message_size, op)) return rc;
-  if (int rc = compare_device(report, "y", y.as<T>(), want_y, message, message_size)) return rc;
+  if (int rc = compare_device(report, "y", out, want_y, message, message_size)) return rc;
   return compare_device(report, "rstd", rstd.as<float>(), want_rstd, message, message_size);
 }
 
