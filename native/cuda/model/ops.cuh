@@ -250,6 +250,9 @@ struct SampleArgs {
   float* logprob = nullptr;
   int32_t* bad_row = nullptr;           // device int, set to 1 when a row holds a non-finite logit
 };
+// A row holding a NaN or +inf, or no finite logit at all, sets *bad_row (when not null) and gets
+// token 0 and a NaN log-prob; -inf logits are masked tokens (probability 0), not bad. No scratch
+// is needed (sample_scratch_bytes is 0): the blocks of a row share through shared memory.
 size_t sample_scratch_bytes(size_t rows, size_t vocab);
 cudaError_t sample_rows(const SampleArgs& a, void* scratch, cudaStream_t stream);
 
