@@ -66,6 +66,9 @@ void check_status(int status, const char* what, const char* message) {
     throw_lost(static_cast<cudaError_t>(status), std::string(what) + " (" + message + ")");
   if (status == cudaErrorMemoryAllocation) throw_oom(std::string(what) + ": " + message);
   if (status > 0) cudaGetLastError();
+  // A bad input or value already names itself (as the CPU engine's messages); other failures are
+  // prefixed with the step that failed.
+  if (status == DAPO_CUDA_ERR_RANGE || status == DAPO_CUDA_ERR_NONFINITE) throw EngineError(status, message);
   throw EngineError(status, std::string(what) + ": " + message);
 }
 

@@ -20,8 +20,9 @@ void check_cuda(cudaError_t status, const char* what);
 // the failure is sticky: then it was an earlier kernel that broke the context).
 void check_launch(cudaError_t status, const char* kernel);
 
-// A status of a call that reports through a message buffer (Gemm::run, lm_head_loss): thrown
-// with the prefix `what`, sticky CUDA errors as DAPO_CUDA_ERR_DEVICE_LOST.
+// A status of a call that reports through a message buffer (Gemm::run, lm_head_loss,
+// finish_loss): thrown with the prefix `what` (range and non-finite errors as they are), sticky
+// CUDA errors as DAPO_CUDA_ERR_DEVICE_LOST.
 void check_status(int status, const char* what, const char* message);
 
 }  // namespace dapo::cuda::model
