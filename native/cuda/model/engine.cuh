@@ -171,6 +171,10 @@ class CudaEngine final : public CudaEngineBase {
   static constexpr cudaStream_t kTrainStream = nullptr;
 
   // engine_params.cu
+  // What the current call does, so that running short of memory frees the other kind's buffers.
+  enum class Phase { kTrain, kGenerate };
+  bool reclaim();
+  void release_training_buffers();
   const T* weights_c() const;              // the compute copy
   const T* W(size_t offset) const { return weights_c() + offset; }
   float* G(size_t offset) { return grads_.get() + offset; }
@@ -212,6 +216,7 @@ class CudaEngine final : public CudaEngineBase {
   Buffer<double> norm_;
   Buffer<char> norm_scratch_;
   uint64_t steps_ = 0;
+  Phase phase_ = Phase::kTrain;
   Rope rope_;
   Buffer<float> rope_cos_, rope_sin_;
   size_t rope_positions_ = 0;

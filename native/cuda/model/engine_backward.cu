@@ -140,6 +140,7 @@ void CudaEngine<T>::backward(const Rows<T>& rows, const Activations<T>& acts, co
 
 template <typename T>
 dapo_cuda_accumulate_stats CudaEngine<T>::accumulate(const dapo_cuda_accumulate_args& args) {
+  phase_ = Phase::kTrain;
   const PackedPlan plan = plan_packed_batch(c_, args.batch);
   const size_t n = plan.n_targets, t = plan.n_tokens, h = c_.hidden;
   check_accumulate_args(args, n);

@@ -197,6 +197,7 @@ Rows<T> CudaEngine<T>::packed_rows(const PackedPlan& plan, const int32_t* ints) 
 
 template <typename T>
 void CudaEngine<T>::forward_logits(const int32_t* tokens, size_t t, float* logits) {
+  phase_ = Phase::kTrain;
   const int32_t offsets[2] = {0, static_cast<int32_t>(t)};
   if (t > 0x7fffffff) throw_range("the sequence has " + std::to_string(t) + " tokens, more than int32 offsets hold");
   const PackedPlan plan = plan_packed_batch(c_, dapo_cuda_packed_batch{tokens, t, offsets, 1, nullptr});
@@ -223,6 +224,7 @@ void CudaEngine<T>::forward_logits(const int32_t* tokens, size_t t, float* logit
 // the LM head and the log-softmax fused (lm_head_loss.cuh with no gradient).
 template <typename T>
 void CudaEngine<T>::logprobs(const dapo_cuda_packed_batch& batch, double temperature, float* out, float* entropy) {
+  phase_ = Phase::kTrain;
   const PackedPlan plan = plan_packed_batch(c_, batch);
   check_temperature(temperature);
   const size_t n = plan.n_targets, h = c_.hidden;

@@ -153,7 +153,10 @@ void Generator<T>::ensure_state() {
   const size_t hidden_bytes = checked_mul(plan_.n_prompts, c.hidden * sizeof(T), "the prompts' hidden rows");
   std::unique_ptr<GenerationState<T>>& state = e_.gen_;
   if (!state || state->capacity < capacity || state->slots < wanted) {
+    // Sized from the free memory: the training pass's buffers go first (the next training call
+    // makes them again).
     state.reset();
+    e_.release_training_buffers();
     const size_t kvd = c.kv_heads * c.head_dim;
     const size_t per_slot = checked_mul(checked_mul(2 * c.layers, capacity, "the KV cache"), kvd * sizeof(T), "the KV cache");
     Carver per_256(nullptr);  // decode buffers, logits and sampler scratch per row, measured over 256 rows
@@ -513,6 +516,7 @@ void CudaEngine<T>::drop_graphs() {
 template <typename T>
 void CudaEngine<T>::generate(const dapo_cuda_generate_args& args, int32_t* tokens, float* logprobs, size_t* lengths,
                              uint8_t* finished) {
+  phase_ = Phase::kGenerate;
   const GeneratePlan plan = plan_generate(c_, args);
   if (!lengths || !finished) throw_args("lengths and finished must not be null");
   std::fill(lengths, lengths + plan.n_seqs, size_t(0));

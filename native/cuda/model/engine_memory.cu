@@ -19,9 +19,13 @@ namespace {
 
 void* DeviceAllocator::device(size_t bytes, const char* what) {
   void* p = nullptr;
-  const cudaError_t status = cudaMalloc(&p, bytes);
+  cudaError_t status = cudaMalloc(&p, bytes);
   if (status == cudaErrorMemoryAllocation) {
     cudaGetLastError();  // not sticky: clear it so the next call starts clean
+    if (reclaim_ && reclaim_()) status = cudaMalloc(&p, bytes);
+  }
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
     throw_out_of_memory(what, bytes, "device");
   }
   check_cuda(status, what);

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "cuda/model/engine_inputs.h"
 
@@ -15,9 +16,12 @@ namespace dapo::cuda::model {
 
 class DeviceAllocator {
  public:
-  // `bytes` of device memory (256-byte aligned) for `what`; throws EngineError (OOM) when the
-  // device has too little left.
+  // `bytes` of device memory (256-byte aligned) for `what`. When the device has too little left,
+  // the reclaim callback frees what the engine keeps but does not need now and the allocation is
+  // tried once more; then it throws EngineError (OOM).
   void* device(size_t bytes, const char* what);
+  // Frees kept buffers the current call does not use; true when it freed anything.
+  void set_reclaim(std::function<bool()> reclaim) { reclaim_ = std::move(reclaim); }
   void free_device(void* p, size_t bytes);
   // Page-locked host memory for staging copies (not counted as device memory).
   void* pinned(size_t bytes, const char* what);
@@ -29,6 +33,7 @@ class DeviceAllocator {
 
  private:
   size_t allocated_ = 0, peak_ = 0;
+  std::function<bool()> reclaim_;
 };
 
 // An owned array of X in device memory (or page-locked host memory when kPinned), grown on

@@ -58,6 +58,7 @@ CudaEngine<T>::CudaEngine(const ModelConfig& config, const dapo_cuda_engine_opti
     if (p.wu != p.wg + c_.intermediate * c_.hidden)
       throw_args("gate_proj and up_proj must be adjacent in the parameter layout (one GEMM computes both)");
   rope_.init(c_);
+  alloc_.set_reclaim([this] { return reclaim(); });
   check_cuda(cudaStreamCreateWithFlags(&gen_stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
   master_.ensure(alloc_, n, "the fp32 master weights");
   check_cuda(cudaMemsetAsync(master_.get(), 0, n * sizeof(float), kTrainStream), "cudaMemsetAsync (weights)");
@@ -143,6 +144,7 @@ void CudaEngine<T>::ensure_rope(size_t positions) {
 
 template <typename T>
 void CudaEngine<T>::write(int what, size_t offset, size_t count, const void* host, int host_dtype) {
+  phase_ = Phase::kTrain;
   check_span(what, offset, count, layout_.total, host);
   if (host_dtype != DAPO_CUDA_HOST_F32 && host_dtype != DAPO_CUDA_HOST_BF16 && host_dtype != DAPO_CUDA_HOST_F16)
     throw_args("host dtype must be DAPO_CUDA_HOST_F32, _BF16 or _F16, got " + std::to_string(host_dtype));
@@ -196,6 +198,7 @@ void CudaEngine<T>::zero_grad() {
 // one update over all parameters that also zeroes the gradients and refreshes the compute copy.
 template <typename T>
 dapo_cuda_step_result CudaEngine<T>::step(const dapo_cuda_step_args& a) {
+  phase_ = Phase::kTrain;
   if (!(a.lr >= 0) || !std::isfinite(a.lr)) throw_range("lr must be >= 0");
   if (!(a.beta1 >= 0 && a.beta1 < 1)) throw_range("betas[0] must be in [0, 1)");
   if (!(a.beta2 >= 0 && a.beta2 < 1)) throw_range("betas[1] must be in [0, 1)");
@@ -229,13 +232,32 @@ dapo_cuda_step_result CudaEngine<T>::step(const dapo_cuda_step_args& a) {
 }
 
 template <typename T>
-void CudaEngine<T>::release_buffers() {
-  gen_.reset();
+void CudaEngine<T>::release_training_buffers() {
   train_arena_.reset();
   batch_ints_.reset();
   target_floats_.reset();
   target_mask_.reset();
   logits_.reset();
+}
+
+template <typename T>
+void CudaEngine<T>::release_buffers() {
+  gen_.reset();
+  release_training_buffers();
+}
+
+// Training and generation each keep their buffers between calls; when memory runs short, a call
+// of one kind frees the other's (they are made again when next needed).
+template <typename T>
+bool CudaEngine<T>::reclaim() {
+  if (phase_ == Phase::kGenerate) {
+    const bool held = train_arena_.get() || batch_ints_.get() || target_floats_.get() || logits_.get();
+    release_training_buffers();
+    return held;
+  }
+  const bool held = gen_ != nullptr;
+  gen_.reset();
+  return held;
 }
 
 template <typename T>
@@ -265,6 +287,8 @@ dapo_cuda_memory_stats CudaEngine<T>::memory(bool reset_peak) {
   template void CudaEngine<T>::zero_grad();                                                         \
   template dapo_cuda_step_result CudaEngine<T>::step(const dapo_cuda_step_args&);                   \
   template void CudaEngine<T>::release_buffers();                                                   \
+  template void CudaEngine<T>::release_training_buffers();                                          \
+  template bool CudaEngine<T>::reclaim();                                                           \
   template dapo_cuda_memory_stats CudaEngine<T>::memory(bool);
 DAPO_ENGINE_PARAMS(float)
 DAPO_ENGINE_PARAMS(bf16)
