@@ -109,7 +109,7 @@ Engine::Engine(const ModelConfig& config) : c_(config), layout_(param_layout(c_)
 Engine::~Engine() = default;
 
 void Engine::init_random(uint64_t seed, float stddev) {
-  init_random_params(layout_, seed, stddev, w_.data());
+  init_random_weights(layout_.params, seed, stddev, w_.data());
   zero_grad();
   opt_ = AdamW();
 }

@@ -83,10 +83,10 @@ ParamLayout param_layout(const ModelConfig& c) {
   return layout;
 }
 
-void init_random_params(const ParamLayout& layout, uint64_t seed, float stddev, float* w) {
+void init_random_weights(const std::vector<ParamInfo>& params, uint64_t seed, float stddev, float* w) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, stddev);
-  for (const auto& p : layout.params) {
+  for (const auto& p : params) {
     float* x = w + p.offset;
     const bool is_norm = p.name.find("norm") != std::string::npos;
     const bool is_bias = p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;

@@ -48,7 +48,8 @@ struct ParamLayout {
 ParamLayout param_layout(const ModelConfig& c);
 
 // Normal(0, stddev) weights drawn from one mt19937_64 stream in buffer order, norms at 1, biases
-// at 0: the random initialisation of builtin models, the same on every engine.
-void init_random_params(const ParamLayout& layout, uint64_t seed, float stddev, float* w);
+// at 0: the random initialisation of builtin models, the same on every engine. w holds the
+// parameters at their offsets (ParamLayout::total floats).
+void init_random_weights(const std::vector<ParamInfo>& params, uint64_t seed, float stddev, float* w);
 
 }  // namespace dapo
