@@ -59,7 +59,6 @@ CudaEngine<T>::CudaEngine(const ModelConfig& config, const dapo_cuda_engine_opti
       throw_args("gate_proj and up_proj must be adjacent in the parameter layout (one GEMM computes both)");
   rope_.init(c_);
   alloc_.set_reclaim([this] { return reclaim(); });
-  check_cuda(cudaStreamCreateWithFlags(&gen_stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
   master_.ensure(alloc_, n, "the fp32 master weights");
   check_cuda(cudaMemsetAsync(master_.get(), 0, n * sizeof(float), kTrainStream), "cudaMemsetAsync (weights)");
   if (!std::is_same<T, float>::value) {
@@ -74,6 +73,8 @@ CudaEngine<T>::CudaEngine(const ModelConfig& config, const dapo_cuda_engine_opti
   norm_.ensure(alloc_, 1, "the gradient norm");
   norm_scratch_.ensure(alloc_, grad_norm_scratch_bytes(n), "the gradient norm's partial sums");
   sync(kTrainStream, "engine creation");
+  // Last: a constructor that throws leaves nothing behind (its buffers free themselves).
+  check_cuda(cudaStreamCreateWithFlags(&gen_stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
 }
 
 template <typename T>
