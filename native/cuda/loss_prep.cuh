@@ -22,6 +22,7 @@ struct TokenArrays {
   const uint8_t* mask = nullptr;
   const int32_t* seq_ids = nullptr;
   const float* weights = nullptr;
+  const float* ref_logprobs = nullptr;   // kTermDapo with kl_coef > 0: the frozen reference's log-probs
   float* logprobs_out = nullptr;
   float* entropy_out = nullptr;
   float* rec_loss = nullptr;     // per-token loss l_i
@@ -48,6 +49,8 @@ struct PrepInputs {
   const float* advantages = nullptr;
   const uint8_t* mask = nullptr;
   const int32_t* seq_ids = nullptr;
+  const float* ref_logprobs = nullptr;   // validated finite when given (pass it only with kl_coef > 0)
+  int term = 0;                          // LossTerm (lm_head_loss.cuh): kTermDapo or kTermNll
   int aggregation = DAPO_CUDA_TOKEN_MEAN;
   double token_count = -1, seq_count = -1;
 };
