@@ -91,6 +91,15 @@ test('CudaPolicyEngine checks its arguments (with codes) before asking for the d
   p.dispose();
 });
 
+test("CudaPolicyEngine has PolicyEngine's surface plus memory(), and refuses to run on anything but an engine", () => {
+  const methods = (cls: { prototype: object }) =>
+    Object.getOwnPropertyNames(cls.prototype).filter((k) => k !== 'constructor' && typeof Object.getOwnPropertyDescriptor(cls.prototype, k)!.value === 'function');
+  assert.deepEqual(methods(native.CudaPolicyEngine).sort(), [...methods(native.PolicyEngine), 'memory'].sort());
+  for (const name of methods(native.CudaPolicyEngine))
+    assert.throws(() => (native.CudaPolicyEngine.prototype as unknown as Record<string, () => unknown>)[name].call({}), TypeError, name);
+  for (const name of ['dtype', 'generationLogprobsExact']) assert.ok(Object.getOwnPropertyDescriptor(native.CudaPolicyEngine.prototype, name)?.get, name);
+});
+
 test('--dtype and --recompute are options with checked values', () => {
   assert.equal(resolveConfig({}, {}).dtype, 'auto');
   assert.equal(resolveConfig({}, {}).recompute, false);
