@@ -9,13 +9,13 @@ namespace dapo::bind {
 #if __has_include("model/params.h")
 
 // One definition of the layout and the initialisation for both engines (native/model/params.h).
-std::vector<ParamInfo> host_param_layout(const ModelConfig& config) { return param_layout(config); }
+std::vector<ParamInfo> host_param_layout(const ModelConfig& config) { return param_layout(config).params; }
 
 void with_random_weights(const ModelConfig& config, uint64_t seed, float std,
                          const std::function<void(const float*, size_t)>& use) {
-  const std::vector<ParamInfo> layout = param_layout(config);
-  std::vector<float> weights(layout.empty() ? 0 : layout.back().offset + layout.back().size);
-  init_random_weights(layout, seed, std, weights.data());
+  const ParamLayout layout = param_layout(config);
+  std::vector<float> weights(layout.total);
+  init_random_weights(layout.params, seed, std, weights.data());
   use(weights.data(), weights.size());
 }
 

@@ -327,6 +327,26 @@ describe('CUDA engine: memory, errors, save and load', { skip }, () => {
     live.dispose();
   });
 
+  test('a batch too large for the device is E_OOM (or fits), and the same engine carries on', async () => {
+    // One wide layer: 4 M tokens of activations need hundreds of GiB unless the engine chunks them.
+    const { config } = await import('../../src/policy/builtin.js').then((m) => m.builtinConfig('tiny'));
+    const wide = { ...config, hiddenSize: 4096, intermediateSize: 16384, numLayers: 1, numHeads: 32, numKvHeads: 8, headDim: 128 };
+    const p = Policy.fromConfig(wide, { device: 'cuda', seed: 1 });
+    const seqs = 1 << 21;
+    const huge = { tokens: new Int32Array(2 * seqs).fill(3), offsets: Int32Array.from({ length: seqs + 1 }, (_, i) => 2 * i) };
+    const outcome = await p.logprobs(huge).then(
+      () => 'fits',
+      (e: unknown) => {
+        assert.ok(e instanceof PolicyError && e.code === 'E_OOM', `only E_OOM may stop it: ${String(e)}`);
+        return 'E_OOM';
+      },
+    );
+    console.log(`  ${2 * seqs} tokens through one 4096-wide layer: ${outcome}`);
+    const small = { tokens: Int32Array.from([1, 2, 3, 4]), offsets: Int32Array.from([0, 4]) };
+    assert.ok((await p.logprobs(small)).every(Number.isFinite), 'the engine still computes');
+    p.dispose();
+  });
+
   test('bad arguments are TypeError / RangeError with codes, and the engine stays usable', async () => {
     const p = await Policy.load('builtin:tiny', { device: 'cuda', seed: 2 });
     const v = p.config.vocabSize;
