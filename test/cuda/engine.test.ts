@@ -8,13 +8,14 @@
 // against transformers' logits; E_OOM that leaves the process usable; save and load.
 // Without a usable device (or a module without the engine) every test is skipped with the reason.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { native } from '../../src/native.js';
 import { packBatch, Policy, PolicyError, type PolicyLoss, type Rollout, type TrainBatch } from '../../src/policy/index.js';
+import { GOLDEN_ARCHS, GOLDEN_LAYOUTS, readGolden } from '../helpers/golden.js';
 import { maxRelError, Rng, testSeed } from '../helpers/random.js';
 import { engineSkipReason, repoPath, TOLERANCE } from './device.js';
 
@@ -292,20 +293,23 @@ describe('CUDA engine: continuous batching', { skip }, () => {
 });
 
 describe('CUDA engine (bf16): golden models against transformers', { skip }, () => {
-  for (const arch of ['llama', 'qwen2', 'qwen3']) {
-    const dir = repoPath(`test/fixtures/models/golden/${arch}`);
-    const present = existsSync(join(dir, 'golden.json'));
-    test(`${arch}: logits within bf16 tolerance`, { skip: present ? false : `no golden fixture at ${dir}` }, async () => {
-      const golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as { inputs: number[][]; logits: number[][][] };
-      const p = await Policy.load(dir, { device: 'cuda' });
-      assert.equal(p.dtype, 'bfloat16');
-      for (let s = 0; s < golden.inputs.length; s++) {
-        const logits = await p.forwardLogits(Int32Array.from(golden.inputs[s]));
-        const e = check(`${arch} sequence ${s}`, logits, golden.logits[s].flat(), TOLERANCE.bf16);
-        console.log(`  ${arch} sequence ${s}: bf16 logits max relative error ${e.toExponential(2)}`);
-      }
-      p.dispose();
-    });
+  for (const layout of GOLDEN_LAYOUTS) {
+    for (const arch of GOLDEN_ARCHS) {
+      // repoPath, not goldenDir: the bundled suite finds the checkout through DAPO_REPO_ROOT.
+      const dir = repoPath(`test/fixtures/models/golden/${layout}/${arch}`);
+      const present = existsSync(join(dir, 'golden.json'));
+      test(`${arch} (${layout}): logits within bf16 tolerance`, { skip: present ? false : `no golden fixture at ${dir}` }, async () => {
+        const golden = readGolden(dir);
+        const p = await Policy.load(dir, { device: 'cuda' });
+        assert.equal(p.dtype, 'bfloat16');
+        for (let s = 0; s < golden.inputs.length; s++) {
+          const logits = await p.forwardLogits(Int32Array.from(golden.inputs[s]));
+          const e = check(`${arch} sequence ${s}`, logits, golden.logits[s].flat(), TOLERANCE.bf16);
+          console.log(`  ${arch} (${layout}) sequence ${s}: bf16 logits max relative error ${e.toExponential(2)}`);
+        }
+        p.dispose();
+      });
+    }
   }
 });
 
