@@ -23,7 +23,7 @@ test('CUDA engine host logic: generate plans, packed batches and the decode sche
   const dir = mkdtempSync(join(tmpdir(), 'dapo-engine-host-'));
   try {
     const binary = join(dir, 'engine_host_test');
-    const sources = ['test/native/engine_host_test.cc', 'native/cuda/model/engine_inputs.cc', 'native/cuda/model/engine_schedule.cc'];
+    const sources = ['test/native/engine_host_test.cc', 'native/cuda/model/engine_inputs.cc', 'native/cuda/model/engine_schedule.cc', 'native/model/packed_batch.cc'];
     const build = spawnSync(compiler, ['-std=c++17', '-O1', '-Inative', ...sources, '-o', binary], { cwd: root, encoding: 'utf8' });
     assert.equal(build.status, 0, `compiling the host checks failed:\n${build.stderr}`);
     const run = spawnSync(binary, [String(seed)], { encoding: 'utf8' });

@@ -15,6 +15,7 @@
 #include "cuda/model/engine_error.h"
 #include "cuda/model/engine_inputs.h"
 #include "cuda/model/engine_schedule.h"
+#include "common/error.h"
 
 using namespace dapo::cuda::model;
 
@@ -29,14 +30,20 @@ void expect(bool ok, const std::string& what) {
   std::exit(1);
 }
 
-// fn must throw an EngineError with this status and exactly this message.
+// fn must fail with this status and exactly this message: an EngineError, or a dapo::Error of
+// the shared C++ checks, which engine_api.cu turns into the same statuses.
 void expect_error(const std::function<void()>& fn, int status, const std::string& message) {
+  auto check = [&](int got, const char* text) {
+    expect(got == status && message == text, "expected [" + std::to_string(status) + "] '" + message + "', got [" +
+                                                 std::to_string(got) + "] '" + text + "'");
+  };
   try {
     fn();
   } catch (const EngineError& e) {
-    expect(e.status() == status && message == e.what(),
-           "expected [" + std::to_string(status) + "] '" + message + "', got [" + std::to_string(e.status()) + "] '" +
-               e.what() + "'");
+    check(e.status(), e.what());
+    return;
+  } catch (const dapo::Error& e) {
+    check(e.kind() == dapo::ErrorKind::Range ? DAPO_CUDA_ERR_RANGE : DAPO_CUDA_ERR_ARGS, e.what());
     return;
   }
   expect(false, "expected an error '" + message + "', got none");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cuda/model/engine_error.h"
+#include "model/packed_batch.h"
 
 namespace dapo::cuda::model {
 
@@ -26,33 +27,17 @@ size_t checked_add(size_t a, size_t b, const char* what) {
 
 namespace {
 
-// As Engine::count_targets: the sequences, their prompt lengths, then the tokens.
+// The CPU engine's check (the same messages), after the null checks the C ABI needs.
 size_t count_targets(const ModelConfig& c, const dapo_cuda_packed_batch& b) {
   if (b.n_seqs == 0 || !b.offsets) throw_range("offsets must hold at least two entries (one sequence)");
   if (b.n_tokens > 0 && !b.tokens) throw_args("tokens is null but the batch has " + std::to_string(b.n_tokens));
-  if (b.offsets[0] != 0) throw_range("offsets[0] must be 0, got " + std::to_string(b.offsets[0]));
-  if (b.offsets[b.n_seqs] < 0 || static_cast<size_t>(b.offsets[b.n_seqs]) != b.n_tokens)
-    throw_range("offsets[" + std::to_string(b.n_seqs) + "] = " + std::to_string(b.offsets[b.n_seqs]) +
-                " must equal tokens.length = " + std::to_string(b.n_tokens));
-  size_t targets = 0;
-  for (size_t s = 0; s < b.n_seqs; ++s) {
-    const int64_t len = static_cast<int64_t>(b.offsets[s + 1]) - b.offsets[s];
-    if (len < 1)
-      throw_range("offsets must increase: sequence " + std::to_string(s) + " has length " + std::to_string(len));
-    if (static_cast<size_t>(len) > c.max_positions)
-      throw_range("sequence " + std::to_string(s) + " has " + std::to_string(len) +
-                  " tokens, more than the context (max_position_embeddings = " + std::to_string(c.max_positions) + ")");
-    const int64_t p = b.prompt_lengths ? b.prompt_lengths[s] : 0;
-    if (p < 0 || p > len)
-      throw_range("promptLengths[" + std::to_string(s) + "] = " + std::to_string(p) + " is outside [0, " +
-                  std::to_string(len) + "]");
-    targets += static_cast<size_t>(len - std::max<int64_t>(p, 1));
-  }
-  for (size_t i = 0; i < b.n_tokens; ++i)
-    if (b.tokens[i] < 0 || static_cast<size_t>(b.tokens[i]) >= c.vocab)
-      throw_range("tokens[" + std::to_string(i) + "] = " + std::to_string(b.tokens[i]) +
-                  " is outside [0, vocabSize = " + std::to_string(c.vocab) + ")");
-  return targets;
+  PackedBatch batch;
+  batch.tokens = b.tokens;
+  batch.n_tokens = b.n_tokens;
+  batch.offsets = b.offsets;
+  batch.n_seqs = b.n_seqs;
+  batch.prompt_lengths = b.prompt_lengths;
+  return dapo::count_targets(c, batch);
 }
 
 }  // namespace
