@@ -18,7 +18,9 @@
 namespace dapo::cuda {
 namespace {
 
-constexpr size_t kDefaultChunkBytes = size_t{768} << 20;
+// Two chunks of 512 rows at V = 151936 (fp32 logits and bf16 gradients): GEMMs of N = 512 keep
+// the tensor cores busy, and the call stays under 1 GiB of scratch (the issue's bound at N = 16384).
+constexpr size_t kDefaultChunkBytes = size_t{896} << 20;
 constexpr int kSlots = 2;
 
 size_t element_bytes(int dtype) { return dtype == DAPO_CUDA_F32 ? 4 : 2; }

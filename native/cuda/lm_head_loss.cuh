@@ -40,7 +40,7 @@ struct LmHeadLossParams {
   float temperature = 1.0f;             // logits are divided by it (a float division, as the CPU engine)
   bool entropy = false;
   size_t chunk_rows = 0;                // 0: chosen from max_chunk_bytes
-  size_t max_chunk_bytes = 0;           // 0: the default budget (768 MiB) for both chunks' logits and gradients
+  size_t max_chunk_bytes = 0;           // 0: the default budget (896 MiB) for both chunks' logits and gradients
   // Element type of grad_hidden: 0 = dtype; DAPO_CUDA_F32 also over bf16 inputs (the C ABI's).
   int grad_hidden_dtype = 0;
   // The caller's GEMM (its algorithm cache and workspace); null: one kept per host thread.

@@ -64,7 +64,7 @@ export interface HiddenLossArgs extends LossSettings {
   klCoef?: number;
   /** CPU: vocabulary entries per logits chunk (default 4096). CUDA: tokens per chunk (default: what fits in maxChunkBytes). */
   chunkSize?: number;
-  /** CUDA: bytes of device scratch for the two chunks in flight (fp32 logits and their gradient; default 768 MiB). */
+  /** CUDA: bytes of device scratch for the two chunks in flight (fp32 logits and their gradient; default 896 MiB). */
   maxChunkBytes?: number;
 }
 
