@@ -145,21 +145,18 @@ bool plan_bulk_cluster(const RowLossParams& p, const DeviceFacts& d, RowLossPlan
     return false;
   }
   const void* fn = bulk_kernel_of(p.dtype);
-  // The smallest cluster whose slices are at most kTargetSliceBytes, else the smallest whose
-  // slices fit at all.
+  // The smallest cluster whose slices are at most kTargetSliceBytes (several blocks' slices per
+  // SM); else the largest cluster that launches with its slices in shared memory.
+  auto fits = [&](int cluster, size_t s) {
+    return s <= d.smem_optin && (cluster == 1 || cluster_fits(fn, kBulkThreads, cluster, s));
+  };
+  auto slice_of = [&](int cluster) { return round_up((row_bytes + cluster - 1) / cluster, 16); };
   int chosen = 0;
-  size_t slice = 0;
-  for (int pass = 0; pass < 2 && chosen == 0; ++pass) {
-    const size_t limit = pass == 0 ? kTargetSliceBytes : d.smem_optin;
-    for (int cluster = 1; cluster <= max_cluster(d); cluster *= 2) {
-      const size_t s = round_up((row_bytes + cluster - 1) / cluster, 16);
-      if (s > limit || s > d.smem_optin) continue;
-      if (cluster > 1 && !cluster_fits(fn, kBulkThreads, cluster, s)) continue;
-      chosen = cluster;
-      slice = s;
-      break;
-    }
-  }
+  for (int cluster = 1; cluster <= max_cluster(d) && chosen == 0; cluster *= 2)
+    if (slice_of(cluster) <= kTargetSliceBytes && fits(cluster, slice_of(cluster))) chosen = cluster;
+  for (int cluster = max_cluster(d); cluster >= 1 && chosen == 0; cluster /= 2)
+    if (fits(cluster, slice_of(cluster))) chosen = cluster;
+  const size_t slice = chosen ? slice_of(chosen) : 0;
   if (chosen == 0) {
     if (why) *why = "a row slice does not fit in shared memory at the largest cluster";
     return false;

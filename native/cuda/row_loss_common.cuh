@@ -158,13 +158,14 @@ __device__ __forceinline__ Temper temper_of(const RowLossParams& p) {
 
 // Vector of a row holding elements [e0, e0 + W): a 16-byte load when the row is aligned and
 // the vector whole, else element by element with zeros past the end (callers skip them by
-// index). `stream`: an evict-first load, for data not read again.
+// index). `stream`: an evict-first load, for data not read again; else a plain coherent load
+// (never the non-coherent read-only path: in place, the kernel writes the logits it reads).
 template <typename T>
 __device__ __forceinline__ uint4 load_vec(const T* row, size_t e0, size_t v, bool aligned, bool stream = true) {
   constexpr int W = Elem<T>::kPerVec;
   if (aligned && e0 + W <= v) {
     const uint4* src = reinterpret_cast<const uint4*>(row + e0);
-    return stream ? __ldcs(src) : __ldg(src);
+    return stream ? __ldcs(src) : *src;
   }
   unsigned words[4] = {0, 0, 0, 0};
   for (int j = 0; j < W; ++j) {
