@@ -75,7 +75,8 @@ struct PrepInputs {
 };
 
 // Validates, counts and fills weights[n] and the per-row record buffers of `arrays`;
-// *status is device memory initialised for the sweep. Enqueued on `stream` (scratch too).
+// *status is device memory initialised for the sweep. Enqueued on `stream`; the buffers come
+// from `scratch`, whose stream must be `stream` (Scratch(stream)) or ordered before it.
 cudaError_t prepare_loss(Scratch& scratch, const PrepInputs& in, TokenArrays* arrays, DeviceStatus** status,
                          cudaStream_t stream = 0);
 
