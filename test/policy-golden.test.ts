@@ -1,31 +1,28 @@
-// forwardLogits against Hugging Face transformers on tiny random Llama / Qwen2 / Qwen3 models.
-// The fixtures come from scripts/make-golden.py, run where torch and transformers exist (the
-// GPU machine); without them the tests are skipped with that reason, never counted as passed.
+// forwardLogits against Hugging Face transformers on tiny random Llama / Qwen2 / Qwen3 models,
+// each in both config layouts transformers writes (test/fixtures/models/golden/README.md):
+// the same weights must give transformers' logits whichever layout the config is in.
+// The fixtures come from scripts/make-golden.py, run with transformers 5.17 on the GPU machine.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Policy } from '../src/policy/index.js';
+import { GOLDEN_ARCHS, GOLDEN_LAYOUTS, goldenDir, goldenError, readGolden } from './helpers/golden.js';
 
-const root = fileURLToPath(new URL('./fixtures/models/golden/', import.meta.url));
-
-for (const arch of ['llama', 'qwen2', 'qwen3']) {
-  const dir = join(root, arch);
-  const present = existsSync(join(dir, 'golden.json'));
-  test(`${arch}: forwardLogits matches transformers`, { skip: present ? false : `no fixture at ${dir}: run scripts/make-golden.py where transformers is installed` }, async () => {
-    const golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as { inputs: number[][]; logits: number[][][] };
-    const p = await Policy.load(dir);
-    for (let s = 0; s < golden.inputs.length; s++) {
-      const ids = Int32Array.from(golden.inputs[s]);
-      const logits = await p.forwardLogits(ids);
-      const v = p.config.vocabSize;
-      let worst = 0;
-      golden.logits[s].forEach((row, t) => row.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - logits[t * v + j])))));
-      assert.ok(worst < 1e-4, `${arch} sequence ${s}: max abs error ${worst}`);
-    }
-    p.dispose();
-  });
+for (const layout of GOLDEN_LAYOUTS) {
+  for (const arch of GOLDEN_ARCHS) {
+    test(`${arch} (${layout}): forwardLogits matches transformers`, async () => {
+      const dir = goldenDir(layout, arch);
+      const p = await Policy.load(dir);
+      // theta 1e6, not the default 10000: a loader that missed the key fails here first.
+      assert.equal(p.config.ropeTheta, 1e6);
+      assert.equal(p.config.ropeScaling?.factor, arch === 'llama' ? 8 : undefined);
+      const worst = await goldenError(p, readGolden(dir));
+      assert.ok(worst < 1e-4, `${arch} (${layout}): max abs error ${worst}`);
+      p.dispose();
+    });
+  }
 }
 
 // The NumPy reference (scripts/make-model-fixtures.py): a second forward pass written from the

@@ -1,4 +1,5 @@
-// The handful of cuBLASLt types and entry points the LM-head loss uses, declared here so the
+// The handful of cuBLASLt types and entry points the LM-head loss and the engine's GEMMs
+// (model/gemm.cu) use, declared here so the
 // module builds without cuBLAS headers; the library is opened with dlopen at first use
 // (cublaslt_loader.cc). Values are those of cublasLt.h / cublas_api.h / library_types.h (CUDA
 // 12 and 13). No CUDA header is needed here: data types are their enum values, a stream is
@@ -32,6 +33,14 @@ enum : int { kCublasComputeType32F = 68 };              // CUBLAS_COMPUTE_32F
 enum : int { kCublasOpN = 0, kCublasOpT = 1 };          // cublasOperation_t
 enum : int { kMatmulDescTransA = 3, kMatmulDescTransB = 4 };  // cublasLtMatmulDescAttributes_t
 enum : int { kMatmulPrefMaxWorkspaceBytes = 1 };        // cublasLtMatmulPreferenceAttributes_t
+// CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_{A,B,C,D}_BYTES: the alignment every later call's pointers
+// keep, so the heuristic may pick kernels that need it.
+enum : int {
+  kMatmulPrefMinAlignmentA = 5,
+  kMatmulPrefMinAlignmentB = 6,
+  kMatmulPrefMinAlignmentC = 7,
+  kMatmulPrefMinAlignmentD = 8
+};
 
 struct CublasLt {
   cublasStatus_t (*create)(cublasLtHandle_t*);

@@ -69,7 +69,7 @@ struct PrepInputs {
   const uint8_t* mask = nullptr;         // null: every token counted
   const int32_t* seq_ids = nullptr;
   const float* ref_logprobs = nullptr;   // validated finite when given (pass it only with kl_coef > 0)
-  int term = kTermDapo;
+  int term = kTermDapo;                  // LossTerm: kTermDapo or kTermNll
   int aggregation = DAPO_CUDA_TOKEN_MEAN;
   double token_count = -1, seq_count = -1;
 };

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <random>
 #include <string>
 
 #include "common/error.h"
@@ -19,7 +18,6 @@
 namespace dapo {
 
 namespace {
-constexpr size_t kNone = std::numeric_limits<size_t>::max();
 // Logits rows computed at once: bounds the [rows x vocab] buffers (about 64 MiB each).
 constexpr size_t kLogitFloats = size_t(16) << 20;
 }  // namespace
@@ -103,95 +101,15 @@ struct Engine::PackedLayer {
   PackedB q, k, v, o, g, u, d;
 };
 
-struct Engine::LayerWeights {
-  size_t ln1 = kNone, wq = kNone, bq = kNone, wk = kNone, bk = kNone, wv = kNone, bv = kNone, wo = kNone,
-         qn = kNone, kn = kNone, ln2 = kNone, wg = kNone, wu = kNone, wd = kNone;
-};
-
-void Engine::add_param(const std::string& name, std::vector<size_t> shape, bool decay) {
-  ParamInfo p;
-  p.name = name;
-  p.shape = std::move(shape);
-  p.size = 1;
-  for (size_t d : p.shape) p.size *= d;
-  p.offset = params_.empty() ? 0 : params_.back().offset + params_.back().size;
-  p.decay = decay;
-  params_.push_back(std::move(p));
-}
-
-size_t Engine::offset_of(const std::string& name) const {
-  for (const auto& p : params_)
-    if (p.name == name) return p.offset;
-  return kNone;
-}
-
-Engine::Engine(const ModelConfig& config) : c_(config) {
-  validate_config(c_);
-  const size_t h = c_.hidden, qd = c_.heads * c_.head_dim, kvd = c_.kv_heads * c_.head_dim, in = c_.intermediate;
-  add_param("model.embed_tokens.weight", {c_.vocab, h}, true);
-  for (size_t l = 0; l < c_.layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    add_param(p + "input_layernorm.weight", {h}, false);
-    add_param(p + "self_attn.q_proj.weight", {qd, h}, true);
-    if (c_.qkv_bias) add_param(p + "self_attn.q_proj.bias", {qd}, false);
-    add_param(p + "self_attn.k_proj.weight", {kvd, h}, true);
-    if (c_.qkv_bias) add_param(p + "self_attn.k_proj.bias", {kvd}, false);
-    add_param(p + "self_attn.v_proj.weight", {kvd, h}, true);
-    if (c_.qkv_bias) add_param(p + "self_attn.v_proj.bias", {kvd}, false);
-    add_param(p + "self_attn.o_proj.weight", {h, qd}, true);
-    if (c_.qk_norm) {
-      add_param(p + "self_attn.q_norm.weight", {c_.head_dim}, false);
-      add_param(p + "self_attn.k_norm.weight", {c_.head_dim}, false);
-    }
-    add_param(p + "post_attention_layernorm.weight", {h}, false);
-    add_param(p + "mlp.gate_proj.weight", {in, h}, true);
-    add_param(p + "mlp.up_proj.weight", {in, h}, true);
-    add_param(p + "mlp.down_proj.weight", {h, in}, true);
-  }
-  add_param("model.norm.weight", {h}, false);
-  if (!c_.tie_embeddings) add_param("lm_head.weight", {c_.vocab, h}, true);
-  const size_t total = params_.back().offset + params_.back().size;
-  w_.assign(total, 0.0f);
-  for (const auto& p : params_) {
-    if (!spans_.empty() && spans_.back().decay == p.decay) spans_.back().end = p.offset + p.size;
-    else spans_.push_back(AdamW::Span{p.offset, p.offset + p.size, p.decay});
-  }
-  layers_.resize(c_.layers);
-  for (size_t l = 0; l < c_.layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    LayerWeights& lw = layers_[l];
-    lw.ln1 = offset_of(p + "input_layernorm.weight");
-    lw.wq = offset_of(p + "self_attn.q_proj.weight");
-    lw.bq = offset_of(p + "self_attn.q_proj.bias");
-    lw.wk = offset_of(p + "self_attn.k_proj.weight");
-    lw.bk = offset_of(p + "self_attn.k_proj.bias");
-    lw.wv = offset_of(p + "self_attn.v_proj.weight");
-    lw.bv = offset_of(p + "self_attn.v_proj.bias");
-    lw.wo = offset_of(p + "self_attn.o_proj.weight");
-    lw.qn = offset_of(p + "self_attn.q_norm.weight");
-    lw.kn = offset_of(p + "self_attn.k_norm.weight");
-    lw.ln2 = offset_of(p + "post_attention_layernorm.weight");
-    lw.wg = offset_of(p + "mlp.gate_proj.weight");
-    lw.wu = offset_of(p + "mlp.up_proj.weight");
-    lw.wd = offset_of(p + "mlp.down_proj.weight");
-  }
-  embed_ = offset_of("model.embed_tokens.weight");
-  final_norm_ = offset_of("model.norm.weight");
-  lm_head_ = c_.tie_embeddings ? embed_ : offset_of("lm_head.weight");
+Engine::Engine(const ModelConfig& config) : c_(config), layout_(param_layout(c_)) {
+  w_.assign(layout_.total, 0.0f);
   rope_.init(c_);
 }
 
 Engine::~Engine() = default;
 
 void Engine::init_random(uint64_t seed, float stddev) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, stddev);
-  for (const auto& p : params_) {
-    float* w = w_.data() + p.offset;
-    const bool is_norm = p.name.find("norm") != std::string::npos;
-    const bool is_bias = p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
-    for (size_t i = 0; i < p.size; ++i) w[i] = is_norm ? 1.0f : is_bias ? 0.0f : normal(rng);
-  }
+  init_random_weights(layout_.params, seed, stddev, w_.data());
   zero_grad();
   opt_ = AdamW();
 }
@@ -206,7 +124,7 @@ float* Engine::grads() {
 }
 
 AdamWStats Engine::step(const AdamWOptions& options) {
-  return opt_.step(w_.data(), grads(), spans_, w_.size(), options, true);
+  return opt_.step(w_.data(), grads(), layout_.spans, w_.size(), options, true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +135,7 @@ AdamWStats Engine::step(const AdamWOptions& options) {
 // x_in (already in b.x_in) -> x_out. pos[t] is the position of row t in its sequence.
 void Engine::layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, float* x_out,
                            const KvPlan& plan, const PackedLayer* pk) {
-  const LayerWeights& lw = layers_[l];
+  const LayerParams& lw = layout_.layers[l];
   const ModelConfig& c = c_;
   const size_t h = c.hidden, hd = c.head_dim, qd = c.heads * hd, kvd = c.kv_heads * hd, in = c.intermediate;
   const float* w = w_.data();
@@ -277,7 +195,7 @@ void Engine::layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, f
 // dx: gradient wrt the layer's output on entry, wrt its input on return. Packed sequences.
 void Engine::layer_backward(size_t l, size_t t, const size_t* pos, const int32_t* offsets, size_t n_seqs,
                             LayerBuf& b, float* dx, Scratch& s) {
-  const LayerWeights& lw = layers_[l];
+  const LayerParams& lw = layout_.layers[l];
   const ModelConfig& c = c_;
   const size_t h = c.hidden, hd = c.head_dim, qd = c.heads * hd, kvd = c.kv_heads * hd, in = c.intermediate;
   const float* w = w_.data();
@@ -421,7 +339,7 @@ void Engine::forward_packed(const PackedBatch& batch, bool record, Forward& f) {
   for (size_t i = 0; i < sets; ++i) f.bufs[i].size(c_, t);
   f.xs.assign(1, std::vector<float>());
   LayerBuf& b0 = f.bufs[0];
-  const float* embed = w_.data() + embed_;
+  const float* embed = w_.data() + layout_.embed;
   parallel_for(t, 64, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i)
       std::memcpy(b0.x_in.data() + i * h, embed + static_cast<size_t>(batch.tokens[i]) * h, h * sizeof(float));
@@ -446,7 +364,7 @@ void Engine::forward_packed(const PackedBatch& batch, bool record, Forward& f) {
   f.xs[0] = std::move(x_last);
   f.hf.resize(t * h);
   f.rstd_f.resize(t);
-  rmsnorm_forward(f.xs[0].data(), w_.data() + final_norm_, t, h, c_.rms_eps, f.hf.data(), f.rstd_f.data());
+  rmsnorm_forward(f.xs[0].data(), w_.data() + layout_.final_norm, t, h, c_.rms_eps, f.hf.data(), f.rstd_f.data());
 }
 
 // Divides logits by the sampling temperature the way the sampler and verl's actor do (a float
@@ -465,7 +383,7 @@ static void divide_by_temperature(float* x, size_t count, double temperature) {
 void Engine::head_chunks(const Forward& f, const Targets& tg, const std::vector<size_t>& cuts, float* dhf,
                          double temperature, const std::function<void(size_t, size_t, const float*, float*)>& fn) {
   const size_t h = c_.hidden, v = c_.vocab;
-  const float* head = w_.data() + lm_head_;
+  const float* head = w_.data() + layout_.lm_head;
   if (dhf) grads();
   std::vector<float> rows, logits, dlogits, drows;
   for (size_t ci = 0; ci + 1 < cuts.size(); ++ci) {
@@ -483,7 +401,7 @@ void Engine::head_chunks(const Forward& f, const Targets& tg, const std::vector<
     divide_by_temperature(dlogits.data(), n * v, temperature);
     drows.resize(n * h);
     gemm_nn(n, h, v, dlogits.data(), head, drows.data(), false);
-    gemm_tn(v, h, n, dlogits.data(), rows.data(), g_.data() + lm_head_, true);
+    gemm_tn(v, h, n, dlogits.data(), rows.data(), g_.data() + layout_.lm_head, true);
     for (size_t r = 0; r < n; ++r)
       std::memcpy(dhf + static_cast<size_t>(tg.row[r0 + r]) * h, drows.data() + r * h, h * sizeof(float));
   }
@@ -524,12 +442,12 @@ void Engine::backward_packed(const PackedBatch& batch, Forward& f, std::vector<f
   grads();
   const size_t t = batch.n_tokens, h = c_.hidden;
   std::vector<float> dx(t * h);
-  rmsnorm_backward(dhf.data(), f.xs[0].data(), w_.data() + final_norm_, f.rstd_f.data(), t, h, dx.data(), false,
-                   g_.data() + final_norm_);
+  rmsnorm_backward(dhf.data(), f.xs[0].data(), w_.data() + layout_.final_norm, f.rstd_f.data(), t, h, dx.data(), false,
+                   g_.data() + layout_.final_norm);
   if (!scratch_) scratch_ = std::make_unique<Scratch>();
   for (size_t l = c_.layers; l-- > 0;)
     layer_backward(l, t, f.pos.data(), batch.offsets, batch.n_seqs, f.bufs[l], dx.data(), *scratch_);
-  float* ge = g_.data() + embed_;
+  float* ge = g_.data() + layout_.embed;
   parallel_for(h, 32, [&](size_t begin, size_t end) {
     for (size_t i = 0; i < t; ++i) {
       float* row = ge + static_cast<size_t>(batch.tokens[i]) * h;
@@ -549,7 +467,7 @@ void Engine::forward_logits(const int32_t* tokens, size_t t, float* logits) {
   count_targets(batch);
   Forward& f = reuse_forward();
   forward_packed(batch, false, f);
-  gemm_nt(t, c_.vocab, c_.hidden, f.hf.data(), w_.data() + lm_head_, logits, false);
+  gemm_nt(t, c_.vocab, c_.hidden, f.hf.data(), w_.data() + layout_.lm_head, logits, false);
 }
 
 void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy, double temperature) {
@@ -719,7 +637,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
   // The weights do not change while generating: pack them for the GEMM once.
   std::vector<PackedLayer> packed(c_.layers);
   for (size_t l = 0; l < c_.layers; ++l) {
-    const LayerWeights& lw = layers_[l];
+    const LayerParams& lw = layout_.layers[l];
     const float* w = w_.data();
     const size_t qd = c_.heads * c_.head_dim, in = c_.intermediate;
     pack_nt(qd, h, w + lw.wq, packed[l].q);
@@ -731,7 +649,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
     pack_nt(h, in, w + lw.wd, packed[l].d);
   }
   PackedB head;
-  pack_nt(v, h, w_.data() + lm_head_, head);
+  pack_nt(v, h, w_.data() + layout_.lm_head, head);
 
   // Runs rows (sequence slot, position, token) through the stack, k/v into the cache, and
   // returns the final-norm hidden state of each row.
@@ -741,7 +659,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
     const size_t t = slot.size();
     b.size(c_, t);
     x_next.resize(t * h);
-    const float* embed = w_.data() + embed_;
+    const float* embed = w_.data() + layout_.embed;
     for (size_t i = 0; i < t; ++i)
       std::memcpy(b.x_in.data() + i * h, embed + static_cast<size_t>(tok[i]) * h, h * sizeof(float));
     for (size_t l = 0; l < c_.layers; ++l) {
@@ -763,7 +681,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
     }
     hf.resize(t * h);
     rstd.resize(t);
-    rmsnorm_forward(b.x_in.data(), w_.data() + final_norm_, t, h, c_.rms_eps, hf.data(), rstd.data());
+    rmsnorm_forward(b.x_in.data(), w_.data() + layout_.final_norm, t, h, c_.rms_eps, hf.data(), rstd.data());
   };
 
   // Prefill each prompt once, into the slot of its first sample, then copy to the others.

@@ -12,19 +12,12 @@
 #include "loss/dapo_loss.h"
 #include "model/config.h"
 #include "model/gemm.h"
+#include "model/params.h"
 #include "model/rope.h"
 #include "model/sampler.h"
 #include "optim/adamw.h"
 
 namespace dapo {
-
-struct ParamInfo {
-  std::string name;            // Hugging Face name, e.g. model.layers.0.self_attn.q_proj.weight
-  std::vector<size_t> shape;
-  size_t offset = 0;           // into the flat parameter buffer
-  size_t size = 0;
-  bool decay = false;          // weight decay applies (matrices, not norms or biases)
-};
 
 // A packed batch. Sequence s is tokens[offsets[s], offsets[s+1]). The targets of s are its
 // tokens at positions t >= max(promptLength, 1): each is predicted from the positions before
@@ -70,7 +63,7 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   const ModelConfig& config() const { return c_; }
-  const std::vector<ParamInfo>& params() const { return params_; }
+  const std::vector<ParamInfo>& params() const { return layout_.params; }
   size_t num_parameters() const { return w_.size(); }
   float* weights() { return w_.data(); }
   float* grads();  // allocated (zero) on first use
@@ -104,7 +97,6 @@ class Engine {
   size_t count_targets(const PackedBatch& batch) const;
 
  private:
-  struct LayerWeights;
   struct LayerBuf;
   struct KvPlan;
   struct Targets;
@@ -114,8 +106,6 @@ class Engine {
     std::vector<float> a, b, c, d, e, f, g;
   };
 
-  size_t offset_of(const std::string& name) const;
-  void add_param(const std::string& name, std::vector<size_t> shape, bool decay);
   void layer_forward(size_t l, size_t t, const size_t* pos, LayerBuf& b, float* x_out, const KvPlan& plan,
                      const PackedLayer* packed = nullptr);
   void layer_backward(size_t l, size_t t, const size_t* pos, const int32_t* offsets, size_t n_seqs, LayerBuf& b,
@@ -129,11 +119,8 @@ class Engine {
                    double temperature, const std::function<void(size_t, size_t, const float*, float*)>& fn);
 
   ModelConfig c_;
-  std::vector<ParamInfo> params_;
+  ParamLayout layout_;  // names, offsets, AdamW spans (model/params.h, shared with the CUDA engine)
   std::vector<float> w_, g_;
-  std::vector<AdamW::Span> spans_;  // weight decay on or off, by runs of parameters
-  std::vector<LayerWeights> layers_;
-  size_t embed_ = 0, final_norm_ = 0, lm_head_ = 0;
   AdamW opt_;
   Rope rope_;
   // Activations kept between calls so their pages are not faulted in again each time.

@@ -1,8 +1,15 @@
 // Hugging Face config.json -> the engine's model shape, for the Llama / Qwen2 / Qwen3 family.
-// Anything the engine does not implement is an error naming the field and its value, never a
-// silently different model.
+// Both layouts transformers writes are read (config-rope.ts): 4.x (top-level rope_theta,
+// rope_scaling, torch_dtype) and 5.x (rope_parameters, dtype). Defaults are transformers' own
+// for each architecture. A setting that changes the math and that the engines do not
+// implement is a ModelConfigError naming the file, the key and the value, raised before any
+// weight is read. Keys that do not change the forward pass are ignored: initializer_range,
+// use_cache, transformers_version, pretraining_tp (the same matmuls split in slices),
+// attention_dropout (a training-time regularizer: the DAPO ratio needs the deterministic
+// forward that generated the rollouts, so the engines never drop out), ...
 import type { NativePolicyConfig } from './native-types.js';
-import { PolicyError } from './errors.js';
+import { ConfigReader, isObject } from './config-reader.js';
+import { readRope } from './config-rope.js';
 
 export const MODEL_TYPES = ['llama', 'qwen2', 'qwen3'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
@@ -16,20 +23,51 @@ export interface PolicyConfig extends NativePolicyConfig {
   raw: Record<string, unknown>;
 }
 
-function fail(source: string, field: string, value: unknown, why: string): never {
-  throw new PolicyError('E_MODEL_CONFIG', `${source}: ${field} = ${JSON.stringify(value)} ${why}`);
+/** What each architecture is in transformers (configuration_*.py, modeling_*.py). */
+interface Architecture {
+  className: string;
+  qkvBias: boolean;
+  qkNorm: boolean;
+  /** head_dim when config.json has none; undefined: hidden_size / num_attention_heads. */
+  headDim?: number;
+  /** num_key_value_heads when config.json has none; undefined: num_attention_heads. */
+  numKvHeads?: number;
+  maxPositions: number;
+  /** Why attention_bias: true cannot load. */
+  attentionBias: string;
 }
 
-function int(raw: Record<string, unknown>, source: string, field: string, fallback?: number): number {
-  const v = raw[field] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(source, field, raw[field], 'must be a positive integer');
-  return v;
-}
+const ARCHITECTURES: Record<ModelType, Architecture> = {
+  llama: { className: 'LlamaForCausalLM', qkvBias: false, qkNorm: false, maxPositions: 2048, attentionBias: 'biases on q/k/v/o_proj' },
+  qwen2: { className: 'Qwen2ForCausalLM', qkvBias: true, qkNorm: false, numKvHeads: 32, maxPositions: 32768, attentionBias: 'qwen2 has biases on q/k/v_proj only' },
+  qwen3: { className: 'Qwen3ForCausalLM', qkvBias: false, qkNorm: true, headDim: 128, numKvHeads: 32, maxPositions: 32768, attentionBias: 'biases on q/k/v/o_proj' },
+};
 
-function num(raw: Record<string, unknown>, source: string, field: string, fallback: number): number {
-  const v = raw[field] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(source, field, raw[field], 'must be a positive number');
-  return v;
+/** The settings that change the forward pass and that the engines do not implement. */
+function refuseUnsupported(r: ConfigReader, arch: Architecture, numLayers: number): void {
+  const act = r.raw.hidden_act ?? 'silu';
+  // 'swish' is the same function in transformers' ACT2FN (nn.SiLU).
+  if (act !== 'silu' && act !== 'swish') r.unsupported('hidden_act', act, 'silu', 'the SwiGLU MLP');
+  if (r.bool('attention_bias', false)) r.unsupported('attention_bias', true, 'false', arch.attentionBias);
+  if (r.bool('mlp_bias', false)) r.unsupported('mlp_bias', true, 'false', 'biases on the MLP projections');
+  // Qwen2/Qwen3 checkpoints carry sliding_window and max_window_layers with use_sliding_window
+  // false: those are unused then (transformers sets sliding_window to None), so only the switch
+  // and the per-layer types say whether a layer slides. Llama has no sliding window at all.
+  if (r.bool('use_sliding_window', false)) r.unsupported('use_sliding_window', true, 'false', 'sliding-window attention');
+  const layerTypes = r.raw.layer_types;
+  if (layerTypes !== undefined && layerTypes !== null) {
+    if (!Array.isArray(layerTypes)) r.invalid('layer_types', layerTypes, 'a list with one entry per layer');
+    layerTypes.forEach((t, i) => {
+      if (t !== 'full_attention') r.unsupported(`layer_types[${i}]`, t, 'full_attention');
+    });
+    if (layerTypes.length !== numLayers) r.invalid('layer_types', layerTypes, `a list of num_hidden_layers = ${numLayers} entries`);
+  }
+  const quantization = r.raw.quantization_config;
+  if (quantization !== undefined && quantization !== null) {
+    const method = isObject(quantization) ? quantization.quant_method : undefined;
+    if (method !== undefined) r.unsupported('quantization_config.quant_method', method, 'none', 'dequantize the weights first');
+    r.unsupported('quantization_config', quantization, 'none', 'dequantize the weights first');
+  }
 }
 
 function ids(v: unknown): number[] {
@@ -40,78 +78,51 @@ function ids(v: unknown): number[] {
 
 /** Parses a config.json object; `source` names the file in errors. */
 export function parseHfConfig(raw: Record<string, unknown>, source = 'config.json'): PolicyConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(source, 'config', raw, 'must be a JSON object');
+  const r = new ConfigReader(raw, source);
+  if (!isObject(raw)) r.invalid('config', raw, 'a JSON object');
   const modelType = raw.model_type;
   if (typeof modelType !== 'string' || !(MODEL_TYPES as readonly string[]).includes(modelType))
-    fail(source, 'model_type', modelType, `is not supported (supported: ${MODEL_TYPES.join(', ')})`);
-  const act = raw.hidden_act ?? 'silu';
-  if (act !== 'silu') fail(source, 'hidden_act', act, "is not supported (only 'silu', the SwiGLU MLP)");
-  if (raw.attention_bias === true) fail(source, 'attention_bias', true, 'is not supported');
-  if (raw.mlp_bias === true) fail(source, 'mlp_bias', true, 'is not supported');
-  if (raw.use_sliding_window === true) fail(source, 'use_sliding_window', true, 'is not supported (sliding-window attention)');
-  if (modelType === 'llama' && typeof raw.sliding_window === 'number')
-    fail(source, 'sliding_window', raw.sliding_window, 'is not supported (sliding-window attention)');
-  if (Array.isArray(raw.layer_types)) {
-    const other = raw.layer_types.find((t) => t !== 'full_attention');
-    if (other !== undefined) fail(source, 'layer_types', other, "is not supported (only 'full_attention' layers)");
-  }
-  if (raw.pretraining_tp !== undefined && raw.pretraining_tp !== 1)
-    fail(source, 'pretraining_tp', raw.pretraining_tp, 'is not supported (only 1)');
-  if (raw.partial_rotary_factor !== undefined && raw.partial_rotary_factor !== 1)
-    fail(source, 'partial_rotary_factor', raw.partial_rotary_factor, 'is not supported (only 1)');
+    return r.unsupported('model_type', modelType, MODEL_TYPES.join(', '));
+  const arch = ARCHITECTURES[modelType as ModelType];
+  const numLayers = r.positiveInt('num_hidden_layers');
+  refuseUnsupported(r, arch, numLayers);
 
-  const hiddenSize = int(raw, source, 'hidden_size');
-  const numHeads = int(raw, source, 'num_attention_heads');
-  const numKvHeads = int(raw, source, 'num_key_value_heads', numHeads);
+  const hiddenSize = r.positiveInt('hidden_size');
+  const numHeads = r.positiveInt('num_attention_heads');
+  // Absent, transformers' default for the architecture; null, the number of heads (both versions).
+  const numKvHeads = r.positiveInt('num_key_value_heads', raw.num_key_value_heads === null ? numHeads : (arch.numKvHeads ?? numHeads));
   if (numHeads % numKvHeads !== 0)
-    fail(source, 'num_key_value_heads', numKvHeads, `must divide num_attention_heads = ${numHeads}`);
-  const headDim = raw.head_dim === null || raw.head_dim === undefined ? hiddenSize / numHeads : raw.head_dim;
-  if (typeof headDim !== 'number' || !Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0)
-    fail(source, 'head_dim', raw.head_dim ?? headDim, 'must be an even positive integer (hidden_size / num_attention_heads by default)');
+    r.invalid('num_key_value_heads', raw.num_key_value_heads, `a divisor of num_attention_heads = ${numHeads}${raw.num_key_value_heads === undefined ? ` (the ${modelType} default is ${numKvHeads})` : ''}`);
+  const defaultHeadDim = arch.headDim ?? hiddenSize / numHeads;
+  if (!Number.isInteger(defaultHeadDim) && (raw.head_dim === undefined || raw.head_dim === null))
+    r.invalid('hidden_size', hiddenSize, `a multiple of num_attention_heads = ${numHeads} when head_dim is not given`);
+  const headDim = r.positiveInt('head_dim', defaultHeadDim);
+  if (headDim % 2 !== 0) r.invalid('head_dim', raw.head_dim ?? headDim, `even (RoPE rotates pairs)${raw.head_dim === undefined || raw.head_dim === null ? '; it is hidden_size / num_attention_heads when not given' : ''}`);
+  const maxPositions = r.positiveInt('max_position_embeddings', arch.maxPositions);
+  const { ropeTheta, ropeScaling } = readRope(r, maxPositions);
 
-  let ropeScaling: PolicyConfig['ropeScaling'];
-  const rs = raw.rope_scaling;
-  if (rs !== null && rs !== undefined) {
-    if (typeof rs !== 'object' || Array.isArray(rs)) fail(source, 'rope_scaling', rs, 'must be an object or null');
-    const r = rs as Record<string, unknown>;
-    const type = r.rope_type ?? r.type;
-    if (type === 'llama3') {
-      const field = (k: string, d?: number) => {
-        const v = r[k] ?? d;
-        if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(source, `rope_scaling.${k}`, r[k], 'must be a positive number');
-        return v;
-      };
-      ropeScaling = {
-        factor: field('factor'),
-        lowFreqFactor: field('low_freq_factor', 1),
-        highFreqFactor: field('high_freq_factor', 4),
-        originalMaxPositions: field('original_max_position_embeddings', 8192),
-      };
-      if (ropeScaling.highFreqFactor <= ropeScaling.lowFreqFactor)
-        fail(source, 'rope_scaling.high_freq_factor', r.high_freq_factor, 'must exceed low_freq_factor');
-    } else if (type !== 'default') {
-      fail(source, r.rope_type !== undefined ? 'rope_scaling.rope_type' : 'rope_scaling.type', type, "is not supported (only 'llama3')");
-    }
-  }
+  // The dtype the weights were saved in; the safetensors headers are what is read.
+  const dtype4 = raw.torch_dtype;
+  const dtype5 = raw.dtype;
+  if (dtype4 !== undefined && dtype4 !== null && dtype5 !== undefined && dtype5 !== null && dtype4 !== dtype5)
+    r.conflict('torch_dtype', dtype4, 'dtype', dtype5);
 
-  const tie = raw.tie_word_embeddings ?? false;
-  if (typeof tie !== 'boolean') fail(source, 'tie_word_embeddings', tie, 'must be a boolean');
   const bos = raw.bos_token_id;
   return {
     modelType: modelType as ModelType,
-    vocabSize: int(raw, source, 'vocab_size'),
+    vocabSize: r.positiveInt('vocab_size'),
     hiddenSize,
-    intermediateSize: int(raw, source, 'intermediate_size'),
-    numLayers: int(raw, source, 'num_hidden_layers'),
+    intermediateSize: r.positiveInt('intermediate_size'),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
-    maxPositions: int(raw, source, 'max_position_embeddings', 2048),
-    ropeTheta: num(raw, source, 'rope_theta', 10000),
-    rmsNormEps: num(raw, source, 'rms_norm_eps', 1e-6),
-    qkvBias: modelType === 'qwen2',
-    qkNorm: modelType === 'qwen3',
-    tieWordEmbeddings: tie,
+    maxPositions,
+    ropeTheta,
+    rmsNormEps: r.positiveNumber('rms_norm_eps', 1e-6),
+    qkvBias: arch.qkvBias,
+    qkNorm: arch.qkNorm,
+    tieWordEmbeddings: r.bool('tie_word_embeddings', false),
     ropeScaling,
     eosTokenIds: ids(raw.eos_token_id),
     bosTokenId: typeof bos === 'number' ? bos : undefined,
@@ -119,12 +130,21 @@ export function parseHfConfig(raw: Record<string, unknown>, source = 'config.jso
   };
 }
 
-/** The config.json dapo writes for a model (the original fields kept, the shape restated). */
+/**
+ * The config.json dapo writes for a model: the original fields kept, the shape restated, in
+ * the transformers 4 layout (top-level rope_theta and rope_scaling, torch_dtype). That layout
+ * loads in transformers 4, which reads nothing else, and in transformers 5, which converts it
+ * to rope_parameters and dtype (checked on 2026-11-27 with transformers 5.17: llama, qwen2,
+ * qwen3 and builtin:tiny saved by dapo gave the same logits, max abs difference 1.5e-6). A
+ * model read from the transformers 5 layout has its rope_parameters and dtype restated as
+ * rope_theta, rope_scaling and torch_dtype, not kept beside them, so the file never says one
+ * thing twice.
+ */
 export function toHfConfig(c: PolicyConfig, torchDtype: 'float32' | 'bfloat16'): Record<string, unknown> {
-  const arch = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' }[c.modelType];
+  const { rope_parameters: _ropeParameters, dtype: _dtype, ...kept } = c.raw;
   const out: Record<string, unknown> = {
-    ...c.raw,
-    architectures: [arch],
+    ...kept,
+    architectures: [ARCHITECTURES[c.modelType].className],
     model_type: c.modelType,
     vocab_size: c.vocabSize,
     hidden_size: c.hiddenSize,

@@ -17,6 +17,6 @@ export type { PackedBatch, TrainBatch, SequencePair } from './batch.js';
 export { parseHfConfig, toHfConfig, MODEL_TYPES } from './config.js';
 export type { PolicyConfig, ModelType } from './config.js';
 export { BUILTIN_MODELS, builtinConfig } from './builtin.js';
-export { PolicyError } from './errors.js';
+export { PolicyError, ModelConfigError } from './errors.js';
 export type { PolicyErrorCode } from './errors.js';
 export { readSafetensorsHeader, readModelHeaders, writeSafetensors } from './safetensors.js';

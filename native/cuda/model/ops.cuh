@@ -31,7 +31,8 @@ cudaError_t cast(const From* src, To* dst, size_t n, cudaStream_t stream);
 
 // ---------------------------------------------------------------------------------------------
 // embedding.cu: the embedding rows of the tokens.
-// out[r, :] = table[tokens[r], :] for r < rows (rows of `hidden`).
+// out[r, :] = table[tokens[r], :] for r < rows (rows of `hidden`). The kernel takes no vocab:
+// the caller has checked every token is in [0, vocab) (group_rows_by_token checks it too).
 template <typename T>
 cudaError_t embedding_forward(const int32_t* tokens, size_t rows, const T* table, size_t hidden, T* out,
                               cudaStream_t stream);
@@ -52,7 +53,8 @@ cudaError_t embedding_backward(const T* dx, size_t hidden, TokenRows groups, flo
 
 // ---------------------------------------------------------------------------------------------
 // rmsnorm.cu: twin of rmsnorm_forward / rmsnorm_backward (native/model/layers.cc).
-// y[r] = x[r] * rstd[r] * w, rstd[r] = 1 / sqrt(mean(x[r]^2) + eps). rows x dim, contiguous.
+// y[r] = x[r] * rstd[r] * w, rstd[r] = 1 / sqrt(mean(x[r]^2) + eps). rows x dim, contiguous; y may
+// be x (in place).
 template <typename T>
 cudaError_t rmsnorm_forward(const T* x, const T* w, size_t rows, size_t dim, float eps, T* y, float* rstd,
                             cudaStream_t stream);
@@ -62,6 +64,7 @@ template <typename T>
 cudaError_t add_rmsnorm_forward(const T* a, const T* b, const T* w, size_t rows, size_t dim, float eps, T* sum_out,
                                 T* y, float* rstd, cudaStream_t stream);
 // dx = d/dx (accumulate_dx: dx += d/dx); dw (fp32, may be null) += sum over rows of dy * x * rstd.
+// Without accumulate_dx, dx may alias dy (dw is summed before dx is written).
 // partial: fp32 scratch of rmsnorm_backward_scratch_bytes(rows, dim) for the two-stage dw sum.
 size_t rmsnorm_backward_scratch_bytes(size_t rows, size_t dim);
 template <typename T>
@@ -73,7 +76,8 @@ cudaError_t rmsnorm_backward(const T* dy, const T* x, const T* w, const float* r
 // Rotates, in place, `heads` vectors of head_dim in each of `rows` rows (row r starts at
 // x + r * ld) by +angle(pos[r]) (inverse: -angle, the backward). cos / sin: fp32 tables
 // [positions, head_dim / 2] made on the host by dapo::Rope (one definition of the frequencies,
-// llama3 scaling included) and uploaded; pos: int32 [rows].
+// llama3 scaling included) and uploaded; pos: int32 [rows], each below the tables' positions
+// (the caller sizes the tables for the batch, as the CPU engine's Rope::ensure).
 template <typename T>
 cudaError_t rope_apply(T* x, size_t rows, size_t heads, size_t head_dim, size_t ld, const int32_t* pos,
                        const float* cos, const float* sin, bool inverse, cudaStream_t stream);
@@ -86,7 +90,8 @@ cudaError_t rope_apply(T* x, size_t rows, size_t heads, size_t head_dim, size_t 
 template <typename T>
 cudaError_t swiglu_forward(const T* g, const T* u, size_t ld_in, size_t rows, size_t cols, T* a, size_t ld_out,
                            cudaStream_t stream);
-// dg, du from da (da read with ld_out, dg / du written with ld_in).
+// dg, du from da (da read with ld_out, dg / du written with ld_in). dg / du may be g / u (in place
+// over the gate-up GEMM output).
 template <typename T>
 cudaError_t swiglu_backward(const T* da, size_t ld_out, const T* g, const T* u, size_t ld_in, size_t rows,
                             size_t cols, T* dg, T* du, cudaStream_t stream);
@@ -108,7 +113,11 @@ cudaError_t add_column_sums(const T* x, size_t rows, size_t cols, size_t ld, flo
 // op(B) is [k, n]; A is stored [m, k] (trans_a false) or [k, m] (true), likewise B. C may be
 // D (in place) or null (beta must be 0). Types: A and B both T; C and D both T or both fp32.
 // fp32 inputs use CUBLAS_COMPUTE_32F without TF32, so the fp32 mode matches the CPU.
-// Algorithms are chosen once per shape and cached; a workspace is kept per Gemm. Graph-safe.
+// Algorithms are chosen once per shape and cached; a workspace is kept per Gemm. Graph-safe: the
+// first run() allocates the workspace and a shape's first run() builds its plan (host only);
+// after that run() only enqueues the matmul (no allocation, no synchronisation), so run each
+// shape once before capturing a graph (a first call during capture fails rather than allocate or plan).
+// One Gemm serves one thread at a time.
 struct GemmCall {
   bool trans_a = false, trans_b = false;
   size_t m = 0, n = 0, k = 0;
@@ -241,6 +250,9 @@ struct SampleArgs {
   float* logprob = nullptr;
   int32_t* bad_row = nullptr;           // device int, set to 1 when a row holds a non-finite logit
 };
+// A row holding a NaN or +inf, or no finite logit at all, sets *bad_row (when not null) and gets
+// token 0 and a NaN log-prob; -inf logits are masked tokens (probability 0), not bad. No scratch
+// is needed (sample_scratch_bytes is 0): the blocks of a row share through shared memory.
 size_t sample_scratch_bytes(size_t rows, size_t vocab);
 cudaError_t sample_rows(const SampleArgs& a, void* scratch, cudaStream_t stream);
 
