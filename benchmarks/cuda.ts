@@ -3,7 +3,8 @@
 // warm-up, against the measured device-to-device copy bandwidth. Inputs stay on the device
 // (DeviceTensor). With no usable device it returns no rows and says why.
 //   benchCuda(quick, log) -> BenchRow[]      (for benchmarks/run.ts)
-//   node --import tsx benchmarks/cuda.ts [--quick]   (standalone: table + results/cuda-latest.json)
+//   node --import tsx benchmarks/cuda.ts [--quick] [--json FILE]   (standalone: table + results/cuda-latest.json,
+//   or FILE; exit status 77 when there is no device, which scripts/device-check.sh counts as skipped)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -111,10 +112,12 @@ export async function benchCuda(quick: boolean, log: (line: string) => void): Pr
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   benchCuda(process.argv.includes('--quick'), (line) => console.log(line))
     .then((rows) => {
+      const at = process.argv.indexOf('--json');
       const dir = fileURLToPath(new URL('results/', import.meta.url));
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(`${dir}cuda-latest.json`, JSON.stringify(rows, null, 2) + '\n');
+      if (at < 0) mkdirSync(dir, { recursive: true });
+      writeFileSync(at > 0 ? process.argv[at + 1] : `${dir}cuda-latest.json`, JSON.stringify(rows, null, 2) + '\n');
       console.table(rows.map((r) => ({ ...r, medianMs: +r.medianMs.toFixed(3), gbPerS: +r.gbPerS.toFixed(1) })));
+      if (rows.length === 0) process.exitCode = 77;
     })
     .catch((error) => {
       console.error(error);

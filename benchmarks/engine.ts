@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { native } from '../src/native.js';
 import { Policy, packBatch, type TrainBatch } from '../src/policy/index.js';
+import { median, timeMedianAsync } from './trial.js';
 
 export interface EngineBenchRow {
   bench: 'gemm' | 'train' | 'generate';
@@ -23,6 +24,10 @@ export interface EngineBenchRow {
    * other processes share the cores (wall-clock figures then understate it). */
   pctOfCorePeakPerCpuS?: number;
   tokensPerS?: number;
+  /** CUDA rows: model FLOPs utilisation against the device's peak dense bf16 rate (src/policy/flops.ts). */
+  mfu?: number;
+  /** CUDA rows: the engine's peak device memory during the measured calls. */
+  peakMemoryGiB?: number;
   note?: string;
 }
 
@@ -49,12 +54,6 @@ export function peakEstimate(): PeakEstimate {
   return { cores, ghz, flopsPerCycle, gflops: cores * ghz * flopsPerCycle };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function rand(n: number): Float32Array {
   return Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 }
@@ -71,17 +70,6 @@ function timeSync(fn: () => void, reps: number): { ms: number; bestMs: number; c
   }
   const cpu = process.cpuUsage(cpu0);
   return { ms: median(times), bestMs: Math.min(...times), cpuMs: (cpu.user + cpu.system) / 1000 / reps };
-}
-
-async function timeAsync(fn: () => Promise<unknown>, reps: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(times);
 }
 
 function benchGemm(quick: boolean, peak: PeakEstimate): EngineBenchRow[] {
@@ -143,8 +131,8 @@ async function benchModel(model: string, quick: boolean): Promise<EngineBenchRow
   batch.advantages = Float32Array.from(lp, (_, i) => (i % 2 ? 1 : -1));
   const tokens = batch.tokens.length;
   const reps = quick ? 2 : 3;
-  const acc = await timeAsync(() => p.accumulate(batch, { kind: 'dapo' }), reps);
-  const step = await timeAsync(() => p.step({ lr: 1e-6 }), reps);
+  const acc = await timeMedianAsync(() => p.accumulate(batch, { kind: 'dapo' }), reps);
+  const step = await timeMedianAsync(() => p.step({ lr: 1e-6 }), reps);
   const params = p.numParameters;
   // Forward + backward is about 6 FLOPs per parameter per token (attention not counted).
   const gflops = (6 * params * tokens) / acc / 1e6;
@@ -157,12 +145,12 @@ async function benchModel(model: string, quick: boolean): Promise<EngineBenchRow
     gflops,
     note: `AdamW step ${step.toFixed(1)} ms`,
   });
-  const lpMs = await timeAsync(() => p.logprobs(batch), reps);
+  const lpMs = await timeMedianAsync(() => p.logprobs(batch), reps);
   rows.push({ bench: 'train', what: `builtin:${model}, same batch`, impl: 'logprobs (forward)', medianMs: lpMs, tokensPerS: (tokens / lpMs) * 1000 });
   const prompts = pairs.map((x) => x.prompt);
   const maxNew = model === 'tiny' ? 64 : quick ? 16 : 64;
   let generated = 0;
-  const genMs = await timeAsync(async () => {
+  const genMs = await timeMedianAsync(async () => {
     const groups = await p.generate(prompts, { n: 2, maxNewTokens: maxNew, seed: 1, stop: [] });
     generated = groups.flat().reduce((a, r) => a + r.tokens.length, 0);
   }, quick ? 1 : 2);
@@ -202,6 +190,8 @@ export function printEngineRows(rows: EngineBenchRow[]): void {
       'best % peak': r.bestPctOfPeak === undefined ? '' : +r.bestPctOfPeak.toFixed(1),
       '% core peak per CPU-s': r.pctOfCorePeakPerCpuS === undefined ? '' : +r.pctOfCorePeakPerCpuS.toFixed(1),
       'tokens/s': r.tokensPerS === undefined ? '' : Math.round(r.tokensPerS),
+      MFU: r.mfu === undefined ? '' : `${(100 * r.mfu).toFixed(1)}%`,
+      'peak GiB': r.peakMemoryGiB === undefined ? '' : +r.peakMemoryGiB.toFixed(2),
       note: r.note ?? '',
     })),
   );

@@ -1,5 +1,6 @@
 // `npm run bench`: the native kernels against the TypeScript reference (and, with a GPU,
-// CUDA against both), then the policy engine (GEMM, training and generation tokens/s).
+// CUDA against both), then the policy engine (GEMM, training and generation tokens/s), on the
+// CPU and, with a GPU, the CUDA engine at the Qwen2.5-0.5B shape (benchmarks/engine-cuda.ts).
 // `--quick` runs the smallest sizes. Prints tables and writes benchmarks/results/latest.json
 // (loss kernels) and engine-latest.json.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { cudaInfo, numThreads } from '../src/index.js';
 import { benchCuda } from './cuda.js';
 import { benchEngine, printEngineRows, type EngineBenchRow } from './engine.js';
+import { benchEngineCuda } from './engine-cuda.js';
 import { benchLoss } from './loss.js';
 import type { BenchRow } from './trial.js';
 
@@ -20,7 +22,7 @@ async function main() {
   const cuda = cudaInfo();
   log(`CUDA: ${cuda.devices > 0 ? cuda.deviceNames?.join(', ') : `not used (${cuda.reason})`}`);
   const rows: BenchRow[] = [...(await benchLoss(quick, log)), ...(await benchCuda(quick, log))];
-  const engineRows: EngineBenchRow[] = await benchEngine(quick, log);
+  const engineRows: EngineBenchRow[] = [...(await benchEngine(quick, log)), ...(await benchEngineCuda(quick, log))];
 
   const dir = fileURLToPath(new URL('results/', import.meta.url));
   mkdirSync(dir, { recursive: true });

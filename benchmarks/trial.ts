@@ -32,6 +32,18 @@ export function timeMedian(fn: () => void, reps: number, warmup = 1): number {
   return median(times);
 }
 
+/** The async twin of timeMedian: `warmup` untimed calls, then the median of `reps` timed ones, in ms. */
+export async function timeMedianAsync(fn: () => Promise<unknown>, reps: number, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(times);
+}
+
 /** Runs one trial script in a fresh Node process and returns the rows it printed as JSON. */
 export function runTrial(script: string, args: string[]): BenchRow[] {
   const path = fileURLToPath(new URL(script, import.meta.url));

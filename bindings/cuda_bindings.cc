@@ -1,4 +1,5 @@
-// cudaInfo(): whether the CUDA module was built, loaded, and which devices it sees.
+// cudaInfo(): whether the CUDA module was built, loaded, which devices it sees and whether it
+// has the policy engine.
 #include "bindings/args.h"
 #include "bindings/bindings.h"
 #include "bindings/cuda_bindings.h"
@@ -15,6 +16,8 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   out.Set("loaded", status.loaded);
   out.Set("devices", status.devices);
   if (!status.reason.empty()) out.Set("reason", status.reason);
+  out.Set("engine", cuda_engine_api() != nullptr);
+  if (status.loaded && !status.engine) out.Set("engineReason", status.engine_reason);
   if (const CudaModule* module = cuda_module()) {
     Napi::Array names = Napi::Array::New(env, module->devices);
     for (int d = 0; d < module->devices; ++d) {
@@ -35,6 +38,7 @@ void register_cuda(Napi::Env env, Napi::Object exports) {
   register_cuda_loss(env, exports);
   register_hidden_loss(env, exports);
   register_cuda_op_check(env, exports);
+  register_cuda_policy(env, exports);
 }
 
 namespace {

@@ -18,6 +18,7 @@ void register_cuda_tensor(Napi::Env env, Napi::Object exports);
 void register_cuda_loss(Napi::Env env, Napi::Object exports);
 void register_hidden_loss(Napi::Env env, Napi::Object exports);
 void register_cuda_op_check(Napi::Env env, Napi::Object exports);
+void register_cuda_policy(Napi::Env env, Napi::Object exports);
 
 // The loaded module with a device; throws (code ERR_DAPO_CUDA_UNAVAILABLE) with the reason.
 const CudaModule& require_cuda();

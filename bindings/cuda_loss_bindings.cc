@@ -18,10 +18,20 @@ const CudaModule& require_cuda() {
 
 void check_cuda(int status, const char* message) {
   if (status == 0) return;
-  if (status == DAPO_CUDA_ERR_RANGE) throw Error(ErrorKind::Range, "ERR_DAPO_RANGE", message);
-  if (status == DAPO_CUDA_ERR_CUBLAS) throw Error(ErrorKind::Runtime, "ERR_DAPO_CUBLAS", message);
-  if (status == DAPO_CUDA_ERR_ARGS) throw Error(ErrorKind::Runtime, "ERR_DAPO_NATIVE", message);
-  throw Error(ErrorKind::Runtime, "ERR_DAPO_CUDA", std::string("CUDA error: ") + message);
+  const std::string m = message;
+  switch (status) {
+    case DAPO_CUDA_ERR_RANGE: throw Error(ErrorKind::Range, "ERR_DAPO_RANGE", m);
+    case DAPO_CUDA_ERR_CUBLAS: throw Error(ErrorKind::Runtime, "ERR_DAPO_CUBLAS", m);
+    case DAPO_CUDA_ERR_ARGS: throw Error(ErrorKind::Runtime, "ERR_DAPO_NATIVE", m);
+    // The module's message names what was being allocated, the bytes asked and the bytes free.
+    case DAPO_CUDA_ERR_OOM: throw Error(ErrorKind::Runtime, "E_OOM", "out of GPU memory: " + m);
+    case DAPO_CUDA_ERR_DEVICE_LOST:
+      throw Error(ErrorKind::Runtime, "E_DEVICE_LOST",
+                  "the CUDA context is lost (" + m + "); this engine refuses every later call: restart the process");
+    case DAPO_CUDA_ERR_KERNEL: throw Error(ErrorKind::Runtime, "E_KERNEL", "a CUDA kernel failed: " + m);
+    case DAPO_CUDA_ERR_NONFINITE: throw Error(ErrorKind::Range, "ERR_DAPO_NONFINITE", m);
+    default: throw Error(ErrorKind::Runtime, "ERR_DAPO_CUDA", "CUDA error: " + m);
+  }
 }
 
 namespace {

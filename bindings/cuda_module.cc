@@ -9,6 +9,7 @@ namespace dapo::bind {
 namespace {
 
 CudaModule g_module;
+CudaEngineApi g_engine;
 CudaStatus g_status;
 std::once_flag g_once;
 
@@ -25,6 +26,24 @@ bool resolve(void* handle, const char* name, F& slot, std::string& reason) {
   slot = reinterpret_cast<F>(dlsym(handle, name));
   if (!slot) reason = std::string("libdapo_cuda.so lacks the symbol ") + name;
   return slot != nullptr;
+}
+
+bool resolve_engine(void* handle, std::string& reason) {
+  return resolve(handle, "dapo_cuda_engine_create", g_engine.create, reason) &&
+         resolve(handle, "dapo_cuda_engine_destroy", g_engine.destroy, reason) &&
+         resolve(handle, "dapo_cuda_engine_write", g_engine.write, reason) &&
+         resolve(handle, "dapo_cuda_engine_read", g_engine.read, reason) &&
+         resolve(handle, "dapo_cuda_engine_get_steps", g_engine.get_steps, reason) &&
+         resolve(handle, "dapo_cuda_engine_set_steps", g_engine.set_steps, reason) &&
+         resolve(handle, "dapo_cuda_engine_zero_grad", g_engine.zero_grad, reason) &&
+         resolve(handle, "dapo_cuda_engine_release_buffers", g_engine.release_buffers, reason) &&
+         resolve(handle, "dapo_cuda_engine_forward_logits", g_engine.forward_logits, reason) &&
+         resolve(handle, "dapo_cuda_engine_logprobs", g_engine.logprobs, reason) &&
+         resolve(handle, "dapo_cuda_engine_accumulate", g_engine.accumulate, reason) &&
+         resolve(handle, "dapo_cuda_engine_step", g_engine.step, reason) &&
+         resolve(handle, "dapo_cuda_engine_generate_capacity", g_engine.generate_capacity, reason) &&
+         resolve(handle, "dapo_cuda_engine_generate", g_engine.generate, reason) &&
+         resolve(handle, "dapo_cuda_engine_memory", g_engine.memory, reason);
 }
 
 void open_module() {
@@ -66,6 +85,7 @@ void open_module() {
       !resolve(handle, "dapo_cuda_op_names", g_module.op_names, g_status.reason))
     return;
   g_status.loaded = true;
+  g_status.engine = resolve_engine(handle, g_status.engine_reason);
   char message[512] = {0};
   int count = 0;
   if (g_module.device_count(&count, message, sizeof message) != 0) {
@@ -86,6 +106,10 @@ const CudaStatus& cuda_status() {
 const CudaModule* cuda_module() {
   const CudaStatus& status = cuda_status();
   return status.loaded && status.devices > 0 ? &g_module : nullptr;
+}
+
+const CudaEngineApi* cuda_engine_api() {
+  return cuda_module() && cuda_status().engine ? &g_engine : nullptr;
 }
 
 }  // namespace dapo::bind

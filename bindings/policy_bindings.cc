@@ -10,7 +10,7 @@
 
 #include "bindings/args.h"
 #include "bindings/bindings.h"
-#include "bindings/loss_call.h"
+#include "bindings/policy_call.h"
 #include "common/bf16.h"
 #include "model/engine.h"
 #include "model/gemm.h"
@@ -18,148 +18,6 @@
 
 namespace dapo::bind {
 namespace {
-
-// Per-target outputs of logprobs/accumulate, allocated on the main thread and kept referenced
-// while the job runs: log-probs always, entropy when asked (else an empty array).
-struct TokenOutputs {
-  std::shared_ptr<std::vector<Napi::Reference<Napi::Value>>> refs;  // [0] log-probs, [1] entropy
-  float* logprobs;
-  float* entropy;
-};
-
-TokenOutputs token_outputs(Napi::Env env, size_t targets, bool want_entropy) {
-  Napi::Float32Array lp = Napi::Float32Array::New(env, targets);
-  Napi::Float32Array ent = Napi::Float32Array::New(env, want_entropy ? targets : 0);
-  auto refs = std::make_shared<std::vector<Napi::Reference<Napi::Value>>>();
-  refs->push_back(Napi::Persistent(Napi::Value(lp)));
-  refs->push_back(Napi::Persistent(Napi::Value(ent)));
-  return TokenOutputs{refs, lp.Data(), want_entropy ? ent.Data() : nullptr};
-}
-
-size_t size_arg(Napi::Env env, Napi::Object obj, const char* key, bool required, size_t fallback = 0) {
-  auto v = number(obj, key);
-  if (!v) {
-    if (required) throw_type(env, std::string(key) + " is required and must be a number");
-    return fallback;
-  }
-  if (*v < 0 || *v != static_cast<double>(static_cast<size_t>(*v)))
-    throw_range(env, std::string(key) + " must be a non-negative integer, got " + std::to_string(*v));
-  return static_cast<size_t>(*v);
-}
-
-ModelConfig parse_config(Napi::Env env, Napi::Object o) {
-  ModelConfig c;
-  c.vocab = size_arg(env, o, "vocabSize", true);
-  c.hidden = size_arg(env, o, "hiddenSize", true);
-  c.intermediate = size_arg(env, o, "intermediateSize", true);
-  c.layers = size_arg(env, o, "numLayers", true);
-  c.heads = size_arg(env, o, "numHeads", true);
-  c.kv_heads = size_arg(env, o, "numKvHeads", true);
-  c.head_dim = size_arg(env, o, "headDim", true);
-  c.max_positions = size_arg(env, o, "maxPositions", true);
-  c.rope_theta = number(o, "ropeTheta").value_or(10000.0);
-  c.rms_eps = number(o, "rmsNormEps").value_or(1e-6);
-  c.qkv_bias = boolean(o, "qkvBias").value_or(false);
-  c.qk_norm = boolean(o, "qkNorm").value_or(false);
-  c.tie_embeddings = boolean(o, "tieWordEmbeddings").value_or(false);
-  Napi::Value rs = o.Get("ropeScaling");
-  if (!rs.IsUndefined() && !rs.IsNull()) {
-    if (!rs.IsObject()) throw_type(env, "ropeScaling must be an object");
-    Napi::Object r = rs.As<Napi::Object>();
-    c.rope_llama3 = true;
-    c.rope_factor = number(r, "factor").value_or(8.0);
-    c.rope_low_freq_factor = number(r, "lowFreqFactor").value_or(1.0);
-    c.rope_high_freq_factor = number(r, "highFreqFactor").value_or(4.0);
-    c.rope_original_max_positions = number(r, "originalMaxPositions").value_or(8192.0);
-  }
-  return c;
-}
-
-// A worker that runs `work` off the main thread and resolves with `done(env)`.
-class Job : public Napi::AsyncWorker {
- public:
-  Job(Napi::Env env, const char* name, Napi::Object owner, std::atomic<bool>* busy, std::function<void()> work,
-      std::function<Napi::Value(Napi::Env)> done)
-      : Napi::AsyncWorker(env, name),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        owner_(Napi::Persistent(owner)),
-        busy_(busy),
-        work_(std::move(work)),
-        done_(std::move(done)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  std::vector<Napi::Reference<Napi::Value>> keep;
-
-  void Execute() override {
-    try {
-      work_();
-    } catch (...) {
-      error_ = std::current_exception();
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    busy_->store(false);
-    if (error_) {
-      try {
-        std::rethrow_exception(error_);
-      } catch (const std::exception& e) {
-        deferred_.Reject(to_js_error(env, e).Value());
-      } catch (...) {
-        deferred_.Reject(Napi::Error::New(env, "unknown native error").Value());
-      }
-      return;
-    }
-    try {
-      deferred_.Resolve(done_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(to_js_error(env, e).Value());
-    }
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference owner_;
-  std::atomic<bool>* busy_;
-  std::function<void()> work_;
-  std::function<Napi::Value(Napi::Env)> done_;
-  std::exception_ptr error_;
-};
-
-struct BatchArgs {
-  PackedBatch batch;
-  std::vector<Napi::Reference<Napi::Value>> keep;
-};
-
-BatchArgs parse_batch(Napi::Env env, Napi::Object o) {
-  BatchArgs b;
-  auto tokens = typed_array<int32_t>(o, "tokens", napi_int32_array, "Int32Array", true);
-  auto offsets = typed_array<int32_t>(o, "offsets", napi_int32_array, "Int32Array", true);
-  auto prompt = typed_array<int32_t>(o, "promptLengths", napi_int32_array, "Int32Array", false);
-  if (offsets->length < 2) throw_range(env, "offsets must hold at least two entries (one sequence)");
-  b.batch.tokens = tokens->data;
-  b.batch.n_tokens = tokens->length;
-  b.batch.offsets = offsets->data;
-  b.batch.n_seqs = offsets->length - 1;
-  if (prompt) {
-    if (prompt->length != b.batch.n_seqs)
-      throw_range(env, "promptLengths has length " + std::to_string(prompt->length) + " but offsets describe " +
-                           std::to_string(b.batch.n_seqs) + " sequences");
-    b.batch.prompt_lengths = prompt->data;
-    b.keep.push_back(Napi::Persistent(Napi::Value(prompt->array)));
-  }
-  b.keep.push_back(Napi::Persistent(Napi::Value(tokens->array)));
-  b.keep.push_back(Napi::Persistent(Napi::Value(offsets->array)));
-  return b;
-}
-
-// The `temperature` option of logprobs and the dapo loss: the logits are divided by it.
-double logit_temperature(Napi::Env env, Napi::Object o) {
-  const double t = number(o, "temperature").value_or(1.0);
-  if (!(t > 0) || !std::isfinite(t)) throw_range(env, "temperature must be a finite number > 0, got " + std::to_string(t));
-  return t;
-}
 
 class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
  public:
@@ -202,39 +60,15 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
 
  private:
   Engine& engine(Napi::Env env) {
-    if (!engine_) throw make_error(env, ErrorKind::Runtime, "ERR_DAPO_DISPOSED", "the policy has been disposed");
-    if (busy_.load())
-      throw make_error(env, ErrorKind::Runtime, "ERR_DAPO_BUSY",
-                       "the policy is busy with another call; await it first");
+    require_ready(env, !engine_, busy_.load());
     return *engine_;
   }
 
-  size_t param_index(const Napi::CallbackInfo& info, Engine& e) {
-    if (info.Length() < 1 || !info[0].IsNumber()) throw_type(info.Env(), "index must be a number");
-    const double i = info[0].As<Napi::Number>().DoubleValue();
-    if (!(i >= 0) || i >= static_cast<double>(e.params().size()) || i != static_cast<double>(static_cast<size_t>(i)))
-      throw_range(info.Env(), "index must be an integer in [0, " + std::to_string(e.params().size()) + ")");
-    return static_cast<size_t>(i);
-  }
+  size_t param_index(const Napi::CallbackInfo& info, Engine& e) { return bind::param_index(info, e.params().size()); }
 
   Napi::Value Params(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    return guarded(env, [&]() -> Napi::Value {
-      Engine& e = engine(env);
-      Napi::Array out = Napi::Array::New(env, e.params().size());
-      for (size_t i = 0; i < e.params().size(); ++i) {
-        const ParamInfo& p = e.params()[i];
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("name", p.name);
-        Napi::Array shape = Napi::Array::New(env, p.shape.size());
-        for (size_t d = 0; d < p.shape.size(); ++d) shape.Set(static_cast<uint32_t>(d), static_cast<double>(p.shape[d]));
-        o.Set("shape", shape);
-        o.Set("size", static_cast<double>(p.size));
-        o.Set("decay", p.decay);
-        out.Set(static_cast<uint32_t>(i), o);
-      }
-      return out;
-    });
+    return guarded(env, [&]() -> Napi::Value { return params_array(env, engine(env).params()); });
   }
 
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {
@@ -246,12 +80,8 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
-      if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw_type(env, "initRandom(seed, std) takes two numbers");
-      const double seed = info[0].As<Napi::Number>().DoubleValue();
-      const double sd = info[1].As<Napi::Number>().DoubleValue();
-      if (!(seed >= 0) || seed > 9007199254740991.0) throw_range(env, "seed must be an integer in [0, 2^53)");
-      if (!(sd > 0)) throw_range(env, "std must be > 0");
-      e.init_random(static_cast<uint64_t>(seed), static_cast<float>(sd));
+      const InitRandomArgs a = parse_init_random(info);
+      e.init_random(a.seed, a.std);
       return env.Undefined();
     });
   }
@@ -263,21 +93,12 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       Engine& e = engine(env);
       const size_t idx = param_index(info, e);
       const ParamInfo& p = e.params()[idx];
-      if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsString())
-        throw_type(env, "setParam(index, data: Uint8Array | Float32Array, dtype: string)");
-      Napi::TypedArray arr = info[1].As<Napi::TypedArray>();
-      const std::string dtype = info[2].As<Napi::String>().Utf8Value();
-      const size_t width = dtype == "F32" ? 4 : (dtype == "BF16" || dtype == "F16") ? 2 : 0;
-      if (!width) throw_range(env, "dtype must be 'F32', 'BF16' or 'F16', got '" + dtype + "'");
-      const size_t bytes = arr.ByteLength();
-      if (bytes != p.size * width)
-        throw_range(env, p.name + ": got " + std::to_string(bytes) + " bytes of " + dtype + ", expected " +
-                             std::to_string(p.size) + " values (" + std::to_string(p.size * width) + " bytes)");
-      const uint8_t* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+      const ParamBytes in = parse_param_bytes(info, p);
+      const uint8_t* src = in.data;
       float* dst = e.weights() + p.offset;
-      if (width == 4) {
-        std::memcpy(dst, src, bytes);
-      } else if (dtype == "BF16") {
+      if (in.dtype == "F32") {
+        std::memcpy(dst, src, in.bytes);
+      } else if (in.dtype == "BF16") {
         for (size_t i = 0; i < p.size; ++i) {
           uint16_t bits;
           std::memcpy(&bits, src + 2 * i, 2);
@@ -318,27 +139,12 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     return f;
   }
 
-  Napi::Value copy_out(Napi::Env env, const float* src, size_t n, const std::string& dtype) {
-    if (dtype == "F32") {
-      Napi::Float32Array out = Napi::Float32Array::New(env, n);
-      std::memcpy(out.Data(), src, n * sizeof(float));
-      return out;
-    }
-    if (dtype == "BF16") {
-      Napi::Uint16Array out = Napi::Uint16Array::New(env, n);
-      for (size_t i = 0; i < n; ++i) out[i] = float_to_bf16(src[i]);
-      return out;
-    }
-    throw_range(env, "dtype must be 'F32' or 'BF16', got '" + dtype + "'");
-  }
-
   Napi::Value GetParam(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
       const ParamInfo& p = e.params()[param_index(info, e)];
-      const std::string dtype = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "F32";
-      return copy_out(env, e.weights() + p.offset, p.size, dtype);
+      return param_array(env, e.weights() + p.offset, p.size, param_dtype(info, 1));
     });
   }
 
@@ -347,16 +153,12 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
       const ParamInfo& p = e.params()[param_index(info, e)];
-      return copy_out(env, e.grads() + p.offset, p.size, "F32");
+      return param_array(env, e.grads() + p.offset, p.size, "F32");
     });
   }
 
   std::vector<float>& moment(const Napi::CallbackInfo& info, Engine& e) {
-    if (info.Length() < 2 || !info[1].IsString()) throw_type(info.Env(), "moment must be 'm' or 'v'");
-    const std::string which = info[1].As<Napi::String>().Utf8Value();
-    if (which == "m") return e.optimizer().m();
-    if (which == "v") return e.optimizer().v();
-    throw_range(info.Env(), "moment must be 'm' or 'v', got '" + which + "'");
+    return parse_moment(info) == 'm' ? e.optimizer().m() : e.optimizer().v();
   }
 
   Napi::Value GetOptimizerState(const Napi::CallbackInfo& info) {
@@ -366,7 +168,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       const ParamInfo& p = e.params()[param_index(info, e)];
       std::vector<float>& m = moment(info, e);
       if (m.size() != e.num_parameters()) m.assign(e.num_parameters(), 0.0f);
-      return copy_out(env, m.data() + p.offset, p.size, "F32");
+      return param_array(env, m.data() + p.offset, p.size, "F32");
     });
   }
 
@@ -376,14 +178,9 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       Engine& e = engine(env);
       const ParamInfo& p = e.params()[param_index(info, e)];
       std::vector<float>& m = moment(info, e);
-      if (info.Length() < 3 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-        throw_type(env, "state must be a Float32Array");
-      Napi::Float32Array a = info[2].As<Napi::Float32Array>();
-      if (a.ElementLength() != p.size)
-        throw_range(env, p.name + ": optimizer state has " + std::to_string(a.ElementLength()) + " values, expected " +
-                             std::to_string(p.size));
+      const float* state = parse_moment_state(info, p);
       if (m.size() != e.num_parameters()) m.assign(e.num_parameters(), 0.0f);
-      std::memcpy(m.data() + p.offset, a.Data(), p.size * sizeof(float));
+      std::memcpy(m.data() + p.offset, state, p.size * sizeof(float));
       return env.Undefined();
     });
   }
@@ -397,10 +194,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
-      if (info.Length() < 1 || !info[0].IsNumber()) throw_type(env, "steps must be a number");
-      const double s = info[0].As<Napi::Number>().DoubleValue();
-      if (!(s >= 0) || s != static_cast<double>(static_cast<uint64_t>(s))) throw_range(env, "steps must be a non-negative integer");
-      e.optimizer().set_steps(static_cast<uint64_t>(s));
+      e.optimizer().set_steps(parse_steps(info));
       return env.Undefined();
     });
   }
@@ -416,76 +210,27 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   // Queues work, or returns a rejected promise when the arguments were bad.
   Napi::Value run_async(const Napi::CallbackInfo& info, const std::function<std::unique_ptr<Job>(Engine&)>& make) {
     Napi::Env env = info.Env();
-    std::unique_ptr<Job> job;
-    try {
-      Engine& e = engine(env);
-      job = make(e);
-    } catch (const Napi::Error& err) {
-      auto d = Napi::Promise::Deferred::New(env);
-      d.Reject(err.Value());
-      return d.Promise();
-    } catch (const std::exception& err) {
-      auto d = Napi::Promise::Deferred::New(env);
-      d.Reject(to_js_error(env, err).Value());
-      return d.Promise();
-    }
-    busy_.store(true);
-    Napi::Promise p = job->promise();
-    job.release()->Queue();
-    return p;
+    return queue_job(env, busy_, [&] { return make(engine(env)); });
   }
 
   Napi::Value ForwardLogits(const Napi::CallbackInfo& info) {
     return run_async(info, [&](Engine& e) {
-      Napi::Env env = info.Env();
-      if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-        throw_type(env, "ids must be an Int32Array");
-      Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
-      const size_t t = ids.ElementLength();
-      if (t == 0) throw_range(env, "ids must not be empty");
-      const int32_t offsets[2] = {0, static_cast<int32_t>(t)};
-      PackedBatch b;
-      b.tokens = ids.Data();
-      b.n_tokens = t;
-      b.offsets = offsets;
-      b.n_seqs = 1;
-      e.count_targets(b);  // range checks on the main thread
-      Napi::Float32Array out = Napi::Float32Array::New(env, t * e.config().vocab);
-      const int32_t* data = ids.Data();
-      float* dst = out.Data();
-      auto job = std::make_unique<Job>(env, "forwardLogits", Value(), &busy_, [&e, data, t, dst] { e.forward_logits(data, t, dst); },
-                                       [out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(Napi::Value(out)))](
-                                           Napi::Env) { return out_ref->Value(); });
-      job->keep.push_back(Napi::Persistent(Napi::Value(ids)));
+      auto call = std::make_shared<ForwardLogitsCall>(parse_forward_logits(info, e.config()));
+      auto job = std::make_unique<Job>(info.Env(), "forwardLogits", Value(), &busy_,
+                                       [&e, call] { e.forward_logits(call->ids, call->t, call->logits); },
+                                       [call](Napi::Env) { return call->result->Value(); });
+      job->keep = std::move(call->keep);
       return job;
     });
   }
 
   Napi::Value Logprobs(const Napi::CallbackInfo& info) {
     return run_async(info, [&](Engine& e) {
-      Napi::Env env = info.Env();
-      Napi::Object bo = require_object(info, 0, "batch");
-      auto args = std::make_shared<BatchArgs>(parse_batch(env, bo));
-      bool want_entropy = false;
-      double temperature = 1.0;
-      if (info.Length() > 1 && info[1].IsObject()) {
-        Napi::Object opts = info[1].As<Napi::Object>();
-        want_entropy = boolean(opts, "entropy").value_or(false);
-        temperature = logit_temperature(env, opts);
-      }
-      const size_t r = e.count_targets(args->batch);
-      const TokenOutputs outputs = token_outputs(env, r, want_entropy);
-      auto out = outputs.refs;
-      float* lpd = outputs.logprobs;
-      float* entd = outputs.entropy;
-      return std::make_unique<Job>(env, "logprobs", Value(), &busy_,
-                                   [&e, args, lpd, entd, temperature] { e.logprobs(args->batch, lpd, entd, temperature); },
-                                   [out, want_entropy](Napi::Env env) -> Napi::Value {
-                                     Napi::Object o = Napi::Object::New(env);
-                                     o.Set("logprobs", (*out)[0].Value());
-                                     if (want_entropy) o.Set("entropy", (*out)[1].Value());
-                                     return o;
-                                   });
+      auto call = std::make_shared<LogprobsCall>(parse_logprobs(info, e.config()));
+      return std::make_unique<Job>(
+          info.Env(), "logprobs", Value(), &busy_,
+          [&e, call] { e.logprobs(call->args->batch, call->outputs.logprobs, call->outputs.entropy, call->temperature); },
+          [call](Napi::Env env) { return logprobs_result(env, *call); });
     });
   }
 
@@ -496,133 +241,27 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       Napi::Object lo = require_object(info, 1, "loss");
       auto args = std::make_shared<BatchArgs>(parse_batch(env, bo));
       const size_t r = e.count_targets(args->batch);
-      auto kind = string(lo, "kind");
-      if (!kind || (*kind != "dapo" && *kind != "nll")) throw_type(env, "loss.kind must be 'dapo' or 'nll'");
-      auto mask = typed_array<uint8_t>(bo, "mask", napi_uint8_array, "Uint8Array", false);
-      auto check_len = [&](size_t len, const char* key) {
-        if (len != r)
-          throw_range(env, std::string(key) + " has length " + std::to_string(len) + " but the batch has " +
-                               std::to_string(r) + " target tokens");
-      };
-      if (mask) {
-        check_len(mask->length, "mask");
-        args->keep.push_back(Napi::Persistent(Napi::Value(mask->array)));
-      }
-      const uint8_t* maskd = mask ? mask->data : nullptr;
-      const bool want_entropy = boolean(lo, "entropy").value_or(false);
-      const TokenOutputs outputs = token_outputs(env, r, want_entropy);
-      auto out = outputs.refs;
-      float* lpd = outputs.logprobs;
-      float* entd = outputs.entropy;
+      auto call = std::make_shared<AccumulateCall>(parse_accumulate(env, bo, lo, r, args->keep));
       auto result = std::make_shared<AccumulateResult>();
-      auto done = [out, result, want_entropy](Napi::Env env) -> Napi::Value {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("loss", result->stats.loss);
-        o.Set("tokens", static_cast<double>(result->stats.tokens));
-        o.Set("logprobs", (*out)[0].Value());
-        if (want_entropy) o.Set("entropy", (*out)[1].Value());
-        o.Set("stats", loss_stats_object(env, result->stats));
-        return o;
-      };
-      if (*kind == "nll") {
-        double token_count = -1;
-        if (auto t = number(lo, "tokenCount")) {
-          if (*t < 0) throw_range(env, "tokenCount must be >= 0");
-          token_count = *t;
-        }
-        return std::make_unique<Job>(env, "accumulate", Value(), &busy_,
-                                     [&e, args, maskd, token_count, lpd, entd, result] {
-                                       *result = e.accumulate_nll(args->batch, maskd, token_count, lpd, entd);
-                                     },
-                                     done);
-      }
-      auto old_lp = typed_array<float>(bo, "oldLogprobs", napi_float32_array, "Float32Array", true);
-      auto adv = typed_array<float>(bo, "advantages", napi_float32_array, "Float32Array", true);
-      check_len(old_lp->length, "oldLogprobs");
-      check_len(adv->length, "advantages");
-      args->keep.push_back(Napi::Persistent(Napi::Value(old_lp->array)));
-      args->keep.push_back(Napi::Persistent(Napi::Value(adv->array)));
-      LossOptions opts;
-      opts.clip.clip_low = static_cast<float>(number(lo, "clipLow").value_or(0.2));
-      opts.clip.clip_high = static_cast<float>(number(lo, "clipHigh").value_or(0.28));
-      if (opts.clip.clip_low < 0 || opts.clip.clip_low >= 1) throw_range(env, "clipLow must be in [0, 1)");
-      if (opts.clip.clip_high < 0) throw_range(env, "clipHigh must be >= 0");
-      if (auto c = number(lo, "clipC")) {
-        if (*c <= 1) throw_range(env, "clipC must be greater than 1, got " + std::to_string(*c));
-        opts.clip.clip_c = static_cast<float>(*c);
-        opts.clip.use_dual_clip = true;
-      }
-      auto agg = string(lo, "aggregation");
-      if (!agg || *agg == "token-mean") opts.aggregation.mode = Aggregation::TokenMean;
-      else if (*agg == "seq-mean-token-mean") opts.aggregation.mode = Aggregation::SeqMeanTokenMean;
-      else if (*agg == "seq-mean-token-sum") opts.aggregation.mode = Aggregation::SeqMeanTokenSum;
-      else throw_range(env, "aggregation must be 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum', got '" + *agg + "'");
-      if (auto t = number(lo, "tokenCount")) {
-        if (*t < 0) throw_range(env, "tokenCount must be >= 0");
-        opts.aggregation.token_count = *t;
-      }
-      if (auto s = number(lo, "seqCount")) {
-        if (*s < 0) throw_range(env, "seqCount must be >= 0");
-        opts.aggregation.seq_count = *s;
-      }
-      auto ref = typed_array<float>(bo, "refLogprobs", napi_float32_array, "Float32Array", false);
-      if (auto kl = number(lo, "klCoef")) {
-        if (*kl < 0) throw_range(env, "klCoef must be >= 0, got " + std::to_string(*kl));
-        opts.kl_coef = static_cast<float>(*kl);
-      }
-      if (opts.kl_coef > 0 && !ref) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
-      if (ref) {
-        check_len(ref->length, "refLogprobs");
-        args->keep.push_back(Napi::Persistent(Napi::Value(ref->array)));
-      }
-      const float* refd = ref && opts.kl_coef > 0 ? ref->data : nullptr;
-      const float* oldd = old_lp->data;
-      const float* advd = adv->data;
-      const double temperature = logit_temperature(env, lo);
-      return std::make_unique<Job>(env, "accumulate", Value(), &busy_,
-                                   [&e, args, oldd, advd, maskd, opts, lpd, entd, refd, temperature, result] {
-                                     *result = e.accumulate_dapo(args->batch, oldd, advd, maskd, opts, lpd, entd, refd, temperature);
-                                   },
-                                   done);
+      return std::make_unique<Job>(
+          env, "accumulate", Value(), &busy_,
+          [&e, args, call, result] {
+            const AccumulateCall& c = *call;
+            *result = c.nll ? e.accumulate_nll(args->batch, c.mask, c.token_count, c.outputs.logprobs, c.outputs.entropy)
+                            : e.accumulate_dapo(args->batch, c.old_logprobs, c.advantages, c.mask, c.options,
+                                                c.outputs.logprobs, c.outputs.entropy, c.ref_logprobs, c.temperature);
+          },
+          [call, result](Napi::Env env) { return accumulate_result(env, *call, result->stats); });
     });
   }
 
   Napi::Value Step(const Napi::CallbackInfo& info) {
     return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
-      Napi::Object o = require_object(info, 0, "step options");
-      AdamWOptions opt;
-      auto lr = number(o, "lr");
-      if (!lr) throw_type(env, "lr is required and must be a number");
-      if (*lr < 0) throw_range(env, "lr must be >= 0");
-      opt.lr = *lr;
-      opt.weight_decay = number(o, "weightDecay").value_or(0.0);
-      if (opt.weight_decay < 0) throw_range(env, "weightDecay must be >= 0");
-      opt.eps = number(o, "eps").value_or(1e-8);
-      if (!(opt.eps > 0)) throw_range(env, "eps must be > 0");
-      opt.clip_grad_norm = number(o, "clipGradNorm").value_or(0.0);
-      if (opt.clip_grad_norm < 0) throw_range(env, "clipGradNorm must be >= 0");
-      Napi::Value betas = o.Get("betas");
-      if (!betas.IsUndefined()) {
-        if (!betas.IsArray() || betas.As<Napi::Array>().Length() != 2) throw_type(env, "betas must be an array of two numbers");
-        Napi::Array b = betas.As<Napi::Array>();
-        for (uint32_t i = 0; i < 2; ++i) {
-          Napi::Value bi = b.Get(i);
-          if (!bi.IsNumber()) throw_type(env, "betas must be an array of two numbers");
-          const double d = bi.As<Napi::Number>().DoubleValue();
-          if (!(d >= 0 && d < 1)) throw_range(env, "betas[" + std::to_string(i) + "] must be in [0, 1)");
-          (i == 0 ? opt.beta1 : opt.beta2) = d;
-        }
-      }
+      const AdamWOptions opt = parse_step(env, require_object(info, 0, "step options"));
       auto stats = std::make_shared<AdamWStats>();
       return std::make_unique<Job>(env, "step", Value(), &busy_, [&e, opt, stats] { *stats = e.step(opt); },
-                                   [stats](Napi::Env env) -> Napi::Value {
-                                     Napi::Object r = Napi::Object::New(env);
-                                     r.Set("gradNorm", stats->grad_norm);
-                                     r.Set("clipped", stats->clipped);
-                                     r.Set("step", static_cast<double>(stats->step));
-                                     return r;
-                                   });
+                                   [stats](Napi::Env env) { return step_result(env, *stats); });
     });
   }
 
@@ -630,74 +269,12 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
-      Napi::Object o = require_object(info, 0, "generate arguments");
-      auto toks = typed_array<int32_t>(o, "promptTokens", napi_int32_array, "Int32Array", true);
-      auto offs = typed_array<int32_t>(o, "promptOffsets", napi_int32_array, "Int32Array", true);
-      auto stop = typed_array<int32_t>(o, "stop", napi_int32_array, "Int32Array", false);
-      if (offs->length < 2) throw_range(env, "prompts must hold at least one prompt");
-      const size_t np = offs->length - 1;
-      if (static_cast<size_t>(offs->data[np]) != toks->length) throw_range(env, "promptOffsets must end at promptTokens.length");
-      for (size_t i = 0; i < np; ++i)
-        if (offs->data[i + 1] < offs->data[i]) throw_range(env, "promptOffsets must not decrease");
-      auto g = std::make_shared<GenerateArgs>();
-      auto prompt_ids = std::make_shared<std::vector<uint64_t>>(np);
-      Napi::Value pid = o.Get("promptIds");
-      if (!pid.IsUndefined()) {
-        if (!pid.IsArray() || pid.As<Napi::Array>().Length() != np)
-          throw_type(env, "promptIds must be an array with one number per prompt");
-        Napi::Array a = pid.As<Napi::Array>();
-        for (uint32_t i = 0; i < np; ++i) {
-          Napi::Value x = a.Get(i);
-          const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
-          if (!(d >= 0) || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d)))
-            throw_range(env, "promptIds[" + std::to_string(i) + "] must be an integer in [0, 2^53)");
-          (*prompt_ids)[i] = static_cast<uint64_t>(d);
-        }
-      } else {
-        for (size_t i = 0; i < np; ++i) (*prompt_ids)[i] = i;
-      }
-      g->prompt_tokens = toks->data;
-      g->prompt_offsets = offs->data;
-      g->n_prompts = np;
-      g->prompt_ids = prompt_ids->data();
-      g->n = size_arg(env, o, "n", false, 1);
-      if (g->n < 1) throw_range(env, "n must be >= 1");
-      g->max_new_tokens = size_arg(env, o, "maxNewTokens", true);
-      g->sampling.temperature = number(o, "temperature").value_or(1.0);
-      if (g->sampling.temperature < 0) throw_range(env, "temperature must be >= 0");
-      g->sampling.top_p = number(o, "topP").value_or(1.0);
-      if (!(g->sampling.top_p > 0 && g->sampling.top_p <= 1)) throw_range(env, "topP must be in (0, 1]");
-      g->sampling.top_k = size_arg(env, o, "topK", false, 0);
-      const double seed = number(o, "seed").value_or(0);
-      if (!(seed >= 0) || seed > 9007199254740991.0 || seed != static_cast<double>(static_cast<uint64_t>(seed)))
-        throw_range(env, "seed must be an integer in [0, 2^53)");
-      g->seed = static_cast<uint64_t>(seed);
-      if (stop) {
-        g->stop = stop->data;
-        g->n_stop = stop->length;
-      }
+      GenerateCall call = parse_generate(env, require_object(info, 0, "generate arguments"));
       auto result = std::make_shared<GenerateResult>();
       auto job = std::make_unique<Job>(env, "generate", Value(), &busy_,
-                                       [&e, g, prompt_ids, result] { *result = e.generate(*g); },
-                                       [result](Napi::Env env) -> Napi::Value {
-                                         Napi::Object r = Napi::Object::New(env);
-                                         Napi::Int32Array t = Napi::Int32Array::New(env, result->tokens.size());
-                                         std::memcpy(t.Data(), result->tokens.data(), result->tokens.size() * 4);
-                                         Napi::Float32Array lp = Napi::Float32Array::New(env, result->logprobs.size());
-                                         std::memcpy(lp.Data(), result->logprobs.data(), result->logprobs.size() * 4);
-                                         Napi::Int32Array off = Napi::Int32Array::New(env, result->offsets.size());
-                                         std::memcpy(off.Data(), result->offsets.data(), result->offsets.size() * 4);
-                                         Napi::Uint8Array fin = Napi::Uint8Array::New(env, result->finished.size());
-                                         std::memcpy(fin.Data(), result->finished.data(), result->finished.size());
-                                         r.Set("tokens", t);
-                                         r.Set("logprobs", lp);
-                                         r.Set("offsets", off);
-                                         r.Set("finished", fin);
-                                         return r;
-                                       });
-      job->keep.push_back(Napi::Persistent(Napi::Value(toks->array)));
-      job->keep.push_back(Napi::Persistent(Napi::Value(offs->array)));
-      if (stop) job->keep.push_back(Napi::Persistent(Napi::Value(stop->array)));
+                                       [&e, g = call.args, ids = call.prompt_ids, result] { *result = e.generate(*g); },
+                                       [result](Napi::Env env) { return generate_result(env, *result); });
+      job->keep = std::move(call.keep);
       return job;
     });
   }

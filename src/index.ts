@@ -18,7 +18,7 @@ export { loadPromptDataset, PromptSampler, DatasetError, math17kTable, MATH17K_S
 export type { LoadDatasetOptions, PromptDataset, PromptRow, DatasetStats, DataCursor, SamplerOptions } from './data/index.js';
 export { Policy, PolicyError, ModelConfigError, packBatch, countTargets, parseHfConfig, BUILTIN_MODELS } from './policy/index.js';
 export type {
-  PolicyConfig, PolicyDevice, PolicyLoadOptions, PolicyLoss, AccumulateResult, StepOptions, StepResult,
+  PolicyConfig, PolicyDevice, PolicyDType, EngineMemory, PolicyLoadOptions, PolicyLoss, AccumulateResult, StepOptions, StepResult,
   GenerateOptions, Rollout, SaveOptions, PackedBatch, TrainBatch, SequencePair,
 } from './policy/index.js';
 import { native } from './native.js';

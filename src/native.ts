@@ -13,6 +13,10 @@ export type {
   NativeGenerateArgs,
   NativeGenerateResult,
   NativePolicyEngine,
+  NativeCudaPolicyEngine,
+  CudaPolicyEngineOptions,
+  CudaComputeDType,
+  EngineMemory,
   NativeGemmArgs,
   PolicyAddon,
 } from './policy/native-types.js';
@@ -75,6 +79,10 @@ export interface CudaInfo {
   devices: number;
   reason?: string;
   deviceNames?: string[];
+  /** The module has the policy engine's entry points and a device (CudaPolicyEngine is usable). */
+  engine: boolean;
+  /** Why the loaded module has no policy engine. */
+  engineReason?: string;
 }
 
 /** Everything the addon exports, typed. Engine bindings add their members here. */

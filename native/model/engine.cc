@@ -275,7 +275,7 @@ void Engine::layer_backward(size_t l, size_t t, const size_t* pos, const int32_t
 // ---------------------------------------------------------------------------------------------
 // Packed batches
 
-size_t Engine::count_targets(const PackedBatch& batch) const {
+size_t count_targets(const ModelConfig& config, const PackedBatch& batch) {
   if (batch.n_seqs == 0) throw_range("offsets must hold at least two entries (one sequence)");
   if (batch.offsets[0] != 0) throw_range("offsets[0] must be 0, got " + std::to_string(batch.offsets[0]));
   if (static_cast<size_t>(batch.offsets[batch.n_seqs]) != batch.n_tokens)
@@ -286,9 +286,9 @@ size_t Engine::count_targets(const PackedBatch& batch) const {
     const int64_t len = static_cast<int64_t>(batch.offsets[s + 1]) - batch.offsets[s];
     if (len < 1)
       throw_range("offsets must increase: sequence " + std::to_string(s) + " has length " + std::to_string(len));
-    if (static_cast<size_t>(len) > c_.max_positions)
+    if (static_cast<size_t>(len) > config.max_positions)
       throw_range("sequence " + std::to_string(s) + " has " + std::to_string(len) +
-                  " tokens, more than the context (max_position_embeddings = " + std::to_string(c_.max_positions) + ")");
+                  " tokens, more than the context (max_position_embeddings = " + std::to_string(config.max_positions) + ")");
     int64_t p = batch.prompt_lengths ? batch.prompt_lengths[s] : 0;
     if (p < 0 || p > len)
       throw_range("promptLengths[" + std::to_string(s) + "] = " + std::to_string(p) + " is outside [0, " +
@@ -296,11 +296,13 @@ size_t Engine::count_targets(const PackedBatch& batch) const {
     targets += static_cast<size_t>(len - std::max<int64_t>(p, 1));
   }
   for (size_t i = 0; i < batch.n_tokens; ++i)
-    if (batch.tokens[i] < 0 || static_cast<size_t>(batch.tokens[i]) >= c_.vocab)
+    if (batch.tokens[i] < 0 || static_cast<size_t>(batch.tokens[i]) >= config.vocab)
       throw_range("tokens[" + std::to_string(i) + "] = " + std::to_string(batch.tokens[i]) +
-                  " is outside [0, vocabSize = " + std::to_string(c_.vocab) + ")");
+                  " is outside [0, vocabSize = " + std::to_string(config.vocab) + ")");
   return targets;
 }
+
+size_t Engine::count_targets(const PackedBatch& batch) const { return dapo::count_targets(c_, batch); }
 
 
 Engine::Targets Engine::targets_of(const PackedBatch& batch) const {

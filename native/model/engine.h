@@ -30,6 +30,11 @@ struct PackedBatch {
   const int32_t* prompt_lengths = nullptr;  // [n_seqs] or null (all zero)
 };
 
+// Number of targets of a batch for a model of this shape (checks the batch against the
+// vocabulary and the context, and throws a range error naming the field). Both engines' bindings
+// call it on the main thread before queuing work.
+size_t count_targets(const ModelConfig& config, const PackedBatch& batch);
+
 struct AccumulateResult {
   LossStats stats;  // loss (already weighted), clip fractions, approx KL, counted tokens
 };

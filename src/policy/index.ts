@@ -11,8 +11,9 @@ export type {
   SaveOptions,
 } from './policy.js';
 export { packBatch, countTargets } from './batch.js';
-export { POLICY_DEVICES } from './backend.js';
-export type { PolicyDevice } from './backend.js';
+export { POLICY_DEVICES, POLICY_DTYPES } from './backend.js';
+export type { PolicyDevice, PolicyDType } from './backend.js';
+export type { EngineMemory } from './native-types.js';
 export type { PackedBatch, TrainBatch, SequencePair } from './batch.js';
 export { parseHfConfig, toHfConfig, MODEL_TYPES } from './config.js';
 export type { PolicyConfig, ModelType } from './config.js';

@@ -69,8 +69,24 @@ export interface NativeGenerateResult {
   finished: Uint8Array;
 }
 
-/** The policy engine's native object (CPU now; a CUDA engine implements the same surface). */
+/** Device memory of a CUDA engine, in bytes. */
+export interface EngineMemory {
+  /** Held by the engine now. */
+  allocated: number;
+  /** The most it held since it was created (or the last resetPeak). */
+  peak: number;
+  /** cudaMemGetInfo: free and total on the device. */
+  free: number;
+  total: number;
+}
+
+/** The policy engine's native object: PolicyEngine (CPU) and CudaPolicyEngine implement it. */
 export interface NativePolicyEngine {
+  /**
+   * Whether generate()'s log-probs are bitwise those logprobs() gives for the same tokens (then
+   * the trainer uses them as old log-probs). Absent: true (the CPU engine). CUDA: false.
+   */
+  readonly generationLogprobsExact?: boolean;
   params(): NativeParamInfo[];
   numParameters(): number;
   initRandom(seed: number, std: number): void;
@@ -92,6 +108,8 @@ export interface NativePolicyEngine {
     step: number;
   }>;
   generate(args: NativeGenerateArgs): Promise<NativeGenerateResult>;
+  /** Device memory (CUDA only). */
+  memory?(options?: { resetPeak?: boolean }): EngineMemory;
   dispose(): void;
 }
 
@@ -106,9 +124,31 @@ export interface NativeGemmArgs {
   naive?: boolean;
 }
 
+export type CudaComputeDType = 'bfloat16' | 'float32';
+
+export interface CudaPolicyEngineOptions {
+  /** Compute copy of the weights and activations (default 'bfloat16'); 'float32' is the test mode. */
+  dtype?: CudaComputeDType;
+  /** Keep only each layer's input and recompute the layer in the backward pass (default false). */
+  recompute?: boolean;
+  /** Capture the decode step as a CUDA graph per batch-size bucket (default true). */
+  cudaGraphs?: boolean;
+  /** CUDA device index (default 0). */
+  device?: number;
+}
+
+/** The CUDA engine (bindings/cuda_policy_bindings.cc): PolicyEngine's surface and device memory. */
+export interface NativeCudaPolicyEngine extends NativePolicyEngine {
+  readonly dtype: CudaComputeDType;
+  readonly generationLogprobsExact: boolean;
+  memory(options?: { resetPeak?: boolean }): EngineMemory;
+}
+
 /** The members the policy bindings add to the addon. */
 export interface PolicyAddon {
   PolicyEngine: new (config: NativePolicyConfig) => NativePolicyEngine;
+  /** Throws ERR_DAPO_CUDA_UNAVAILABLE (with the reason) where CUDA or its engine is unusable. */
+  CudaPolicyEngine: new (config: NativePolicyConfig, options?: CudaPolicyEngineOptions) => NativeCudaPolicyEngine;
   /** C[m, n] = op(A) op(B) with the engine's GEMM (or the naive triple loop). */
   gemm(args: NativeGemmArgs): Float32Array;
   /** The distribution the sampler draws from after temperature, top-k and top-p. */

@@ -1,11 +1,11 @@
 // The policy: a causal LM whose weights, gradients, AdamW state and KV cache live natively.
-// TypeScript hands over token ids and gets back tokens, log-probs and statistics. The CPU
-// engine sits behind NativePolicyEngine; a CUDA engine can implement the same surface.
+// TypeScript hands over token ids and gets back tokens, log-probs and statistics. The CPU and
+// CUDA engines both sit behind NativePolicyEngine (src/policy/backend.ts picks one).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, copyFileSync, writeFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { LossSettings, LossStats } from '../native.js';
-import { createEngine, resolvePolicyDevice, type PolicyDevice } from './backend.js';
-import type { NativeAccumulateResult, NativePolicyEngine } from './native-types.js';
+import { asPolicyError, createEngine, resolvePolicyDevice, resolvePolicyDType, type EngineChoice, type PolicyDevice, type PolicyDType } from './backend.js';
+import type { EngineMemory, NativeAccumulateResult, NativePolicyEngine } from './native-types.js';
 import type { CharTokenizer } from '../tokenizer/char.js';
 import type { PackedBatch, TrainBatch } from './batch.js';
 import { builtinConfig } from './builtin.js';
@@ -15,7 +15,10 @@ import { readModelHeaders, readSafetensorsHeader, readTensorBytes, readTensorByt
 
 
 export interface PolicyLoadOptions {
-  /** 'cpu' (default) or 'auto'; 'cuda' needs the CUDA engine (not in this build yet). */
+  /**
+   * 'cpu' (default), 'cuda' (a PolicyError E_DEVICE with the reason where it is unusable), or
+   * 'auto': CUDA when cudaInfo() says its engine is usable, else the CPU.
+   */
   device?: PolicyDevice;
   /** Seed of the random initialisation of builtin models (default 0). */
   seed?: number;
@@ -23,8 +26,19 @@ export interface PolicyLoadOptions {
   initStd?: number;
   /** Load optimizer.safetensors when the folder has one (default true). */
   loadOptimizer?: boolean;
-  /** Compute dtype: the CPU engine computes in 'float32' (bf16 / fp16 files are widened). */
-  dtype?: 'float32';
+  /**
+   * Compute dtype. CUDA: 'bfloat16' (default; fp32 master weights, gradients and AdamW moments)
+   * or 'float32'. The CPU engine computes in 'float32' only (bf16 / fp16 files are widened) and
+   * refuses 'bfloat16'.
+   */
+  dtype?: PolicyDType;
+  /** CUDA: recompute each layer in the backward pass instead of keeping its activations (less memory). */
+  recompute?: boolean;
+}
+
+function engineChoice(options: PolicyLoadOptions): EngineChoice {
+  const device = resolvePolicyDevice(options.device);
+  return { device, dtype: resolvePolicyDType(device, options.dtype), recompute: options.recompute };
 }
 
 export type PolicyLoss =
@@ -132,7 +146,10 @@ function readJson(file: string): Record<string, unknown> {
 
 export class Policy {
   readonly config: PolicyConfig;
-  readonly device: 'cpu';
+  /** The engine holding the weights. */
+  readonly device: 'cpu' | 'cuda';
+  /** Its compute dtype (the master weights are float32 on both). */
+  readonly dtype: PolicyDType;
   /** Where the weights came from: a folder, or builtin:<name>. */
   readonly source: string;
   /** The character tokenizer of builtin:tiny; load HF tokenizers with loadTokenizer(dir). */
@@ -143,9 +160,10 @@ export class Policy {
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
 
-  private constructor(config: PolicyConfig, engine: NativePolicyEngine, source: string, tokenizer?: CharTokenizer) {
+  private constructor(config: PolicyConfig, engine: NativePolicyEngine, choice: EngineChoice, source: string, tokenizer?: CharTokenizer) {
     this.config = config;
-    this.device = 'cpu';
+    this.device = choice.device;
+    this.dtype = choice.dtype;
     this.source = source;
     this.tokenizer = tokenizer;
     this.engine = engine;
@@ -157,9 +175,7 @@ export class Policy {
   /** A folder in Hugging Face layout, or builtin:tiny / builtin:llama-20m (random weights). */
   static async load(pathOrBuiltin: string, options: PolicyLoadOptions = {}): Promise<Policy> {
     if (typeof pathOrBuiltin !== 'string' || pathOrBuiltin.length === 0) throw new TypeError('path must be a non-empty string');
-    const device = resolvePolicyDevice(options.device);
-    if (options.dtype !== undefined && options.dtype !== 'float32')
-      throw new RangeError(`dtype must be 'float32' on the CPU engine, got '${String(options.dtype)}'`);
+    const choice = engineChoice(options);
     if (pathOrBuiltin.startsWith('builtin:')) {
       const { config, tokenizer } = builtinConfig(pathOrBuiltin.slice('builtin:'.length));
       return Policy.fromConfig(config, options, pathOrBuiltin, tokenizer);
@@ -179,8 +195,8 @@ export class Policy {
       throw new PolicyError('E_MODEL_NOT_FOUND', `${dir}: no model.safetensors or model.safetensors.index.json${hint}`);
     }
     const headers = readModelHeaders(dir);
-    const engine = createEngine(config, device);
-    const policy = new Policy(config, engine, dir);
+    const engine = createEngine(config, choice);
+    const policy = new Policy(config, engine, choice, dir);
     try {
       for (let i = 0; i < policy.names.length; i++) {
         const name = policy.names[i];
@@ -196,16 +212,22 @@ export class Policy {
       if ((options.loadOptimizer ?? true) && existsSync(join(dir, 'optimizer.safetensors'))) policy.loadOptimizer(join(dir, 'optimizer.safetensors'));
     } catch (e) {
       engine.dispose();
-      throw e;
+      throw asPolicyError(e);
     }
     return policy;
   }
 
   /** A randomly initialised policy of the given shape. */
   static fromConfig(config: PolicyConfig, options: PolicyLoadOptions = {}, source = 'config', tokenizer?: CharTokenizer): Policy {
-    const engine = createEngine(config, resolvePolicyDevice(options.device));
-    engine.initRandom(options.seed ?? 0, options.initStd ?? 0.02);
-    return new Policy(config, engine, source, tokenizer);
+    const choice = engineChoice(options);
+    const engine = createEngine(config, choice);
+    try {
+      engine.initRandom(options.seed ?? 0, options.initStd ?? 0.02);
+    } catch (e) {
+      engine.dispose();
+      throw asPolicyError(e);
+    }
+    return new Policy(config, engine, choice, source, tokenizer);
   }
 
   private live(): NativePolicyEngine {
@@ -213,9 +235,18 @@ export class Policy {
     return this.engine;
   }
 
+  /** A synchronous engine call; a device failure becomes a PolicyError. */
+  private sync<T>(fn: (engine: NativePolicyEngine) => T): T {
+    try {
+      return fn(this.live());
+    } catch (e) {
+      throw asPolicyError(e);
+    }
+  }
+
   /** Runs calls one after another, so a second call waits instead of failing as busy. */
   private serial<T>(fn: (engine: NativePolicyEngine) => Promise<T>): Promise<T> {
-    const start = () => fn(this.live());
+    const start = () => fn(this.live()).catch((e: unknown) => Promise.reject(asPolicyError(e)));
     // An idle policy starts the call now, so a dispose() right after lets it finish.
     const run = this.pending === 0 ? new Promise<T>((resolve) => resolve(start())) : this.queue.then(start, start);
     this.pending++;
@@ -224,7 +255,23 @@ export class Policy {
   }
 
   get numParameters(): number {
-    return this.live().numParameters();
+    return this.sync((e) => e.numParameters());
+  }
+
+  /**
+   * Whether generate()'s log-probs are bitwise those of logprobs() for the same tokens: true on
+   * the CPU; false on CUDA (its decode and packed kernels differ), where the trainer recomputes them.
+   */
+  get generationLogprobsExact(): boolean {
+    return this.live().generationLogprobsExact ?? true;
+  }
+
+  /**
+   * Device memory of a CUDA policy in bytes (allocated now, peak, free, total); undefined on the
+   * CPU. resetPeak starts the peak afresh after reading it.
+   */
+  memory(options: { resetPeak?: boolean } = {}): EngineMemory | undefined {
+    return this.sync((e) => e.memory?.(options));
   }
 
   /** Hugging Face names of the parameters, in the engine's order. */
@@ -244,21 +291,21 @@ export class Policy {
 
   /** A copy of one parameter (fp32). */
   getParameter(name: string): Float32Array {
-    return this.live().getParam(this.index(name));
+    return this.sync((e) => e.getParam(this.index(name)));
   }
 
   setParameter(name: string, values: Float32Array): void {
     if (!(values instanceof Float32Array)) throw new TypeError('values must be a Float32Array');
-    this.live().setParam(this.index(name), values, 'F32');
+    this.sync((e) => e.setParam(this.index(name), values, 'F32'));
   }
 
   /** A copy of the accumulated gradient of one parameter. */
   getGradient(name: string): Float32Array {
-    return this.live().getGrad(this.index(name));
+    return this.sync((e) => e.getGrad(this.index(name)));
   }
 
   zeroGrad(): void {
-    this.live().zeroGrad();
+    this.sync((e) => e.zeroGrad());
   }
 
   /** Logits [T * V] at every position of one sequence. */

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 export const ALGOS = ['dapo', 'grpo'] as const;
 export const AGGREGATIONS = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+/** 'auto': bfloat16 on CUDA, float32 on the CPU (the only dtype it computes in). */
+export const DTYPES = ['auto', 'bfloat16', 'float32'] as const;
 export const PROMPT_OVERFLOW = ['drop', 'left-truncate'] as const;
 
 export type Algo = (typeof ALGOS)[number];
@@ -24,6 +26,8 @@ export interface TrainConfig {
   out: string | undefined;
   seed: number;
   device: (typeof DEVICES)[number];
+  dtype: (typeof DTYPES)[number];
+  recompute: boolean;
   algo: Algo;
 
   steps: number;
@@ -100,6 +104,8 @@ export const RECIPE_DEFAULTS: TrainConfig = {
   out: undefined,
   seed: 1,
   device: 'auto',
+  dtype: 'auto',
+  recompute: false,
   algo: 'dapo',
 
   steps: 100,
@@ -187,7 +193,9 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'reward', kind: 'string', group: 'Model and data', describe: "'dapo-math', 'boxed', or a JS module exporting (response, sample) => number | {score, acc}" },
   { key: 'out', kind: 'string', group: 'Run', describe: 'output folder (default runs/<timestamp>)' },
   { key: 'seed', kind: 'number', int: true, min: 0, group: 'Run', describe: 'seed for the model init, sampling and data order' },
-  { key: 'device', kind: 'string', choices: DEVICES, group: 'Run', describe: 'where the policy runs' },
+  { key: 'device', kind: 'string', choices: DEVICES, group: 'Run', describe: "where the policy runs ('auto': CUDA when its engine is usable, else the CPU)" },
+  { key: 'dtype', kind: 'string', choices: DTYPES, group: 'Run', describe: "compute dtype ('auto': bfloat16 on CUDA, float32 on the CPU); master weights and AdamW state stay float32" },
+  { key: 'recompute', kind: 'boolean', group: 'Run', describe: "CUDA: recompute each layer's activations in the backward pass (less memory, more time)" },
   { key: 'algo', kind: 'string', choices: ALGOS, group: 'Run', describe: "'grpo' presets the baseline: symmetric clip 0.2, seq-mean-token-mean, no dynamic sampling, no overlong shaping" },
   { key: 'steps', kind: 'number', int: true, min: 1, group: 'Run', describe: 'training steps (one step = one training batch)' },
   { key: 'epochs', kind: 'number', int: true, min: 1, group: 'Run', describe: 'passes over the dataset at most' },

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 
 import { loadPromptDataset, type PromptRow } from '../data/index.js';
-import { Policy } from '../policy/index.js';
+import { Policy, type PolicyLoadOptions } from '../policy/index.js';
 import { resolveReward, type RewardFn } from '../reward/index.js';
 import { makeArithmeticTask } from '../task/arithmetic.js';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/index.js';
@@ -46,11 +46,16 @@ export async function loadParquetPrompts(file: string, config: TrainConfig, toke
   return { rows: dataset.rows, ids: dataset.rows.map((r) => r.promptIds!) };
 }
 
+/** Where and how the run's policies are held: --device, --dtype, --recompute. */
+export function policyOptions(config: Pick<TrainConfig, 'device' | 'dtype' | 'recompute'>): PolicyLoadOptions {
+  return { device: config.device, dtype: config.dtype === 'auto' ? undefined : config.dtype, recompute: config.recompute };
+}
+
 /** `modelSource` overrides config.model (a checkpoint's model folder when resuming). */
 export async function setupRun(config: TrainConfig, modelSource?: string): Promise<RunInputs> {
   const notes: string[] = [];
   const builtinData = config.dataset === BUILTIN_DATASET;
-  const policy = await Policy.load(modelSource ?? config.model, { device: config.device, seed: config.seed });
+  const policy = await Policy.load(modelSource ?? config.model, { ...policyOptions(config), seed: config.seed });
   const tokenizer: TextTokenizer = policy.tokenizer ?? loadTokenizer(resolve(modelSource ?? config.model));
   if (!tokenizer.hasChatTemplate) notes.push('the tokenizer has no chat template: prompts are plain text');
 

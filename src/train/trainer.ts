@@ -15,9 +15,10 @@ import { deserializeGroups, findCheckpoint, readTrainerState, saveCheckpoint, se
 import type { TrainConfig } from './config.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { mean, MetricsLog, type Metrics } from './metrics.js';
+import { perfMetrics, updateFlops } from './perf.js';
 import { plotRun } from './plot.js';
 import { Progress } from './progress.js';
-import { setupRun, type RunInputs } from './setup.js';
+import { policyOptions, setupRun, type RunInputs } from './setup.js';
 import { updatePolicy } from './update.js';
 
 export interface TrainOptions {
@@ -116,10 +117,13 @@ async function runStep(
     'response_length/overlong_penalty_mean': mean(rollouts.map((r) => r.overlongPenalty)),
   };
   if (batch.length > 0) {
-    const samples = samplesFromGroups(batch, config, new Set(generated));
+    // Sampling log-probs serve as old log-probs only where they are bitwise logprobs()'s (the CPU).
+    const samples = samplesFromGroups(batch, config, run.policy.generationLogprobsExact ? new Set(generated) : new Set());
+    const flops = updateFlops(run.policy, samples, config);
+    const updateStarted = Date.now();
     const update = await updatePolicy(run.policy, samples, config, optimizerSteps.value, reference);
     optimizerSteps.value = update.optimizerSteps;
-    Object.assign(metrics, update.metrics);
+    Object.assign(metrics, update.metrics, perfMetrics(run.policy, flops, (Date.now() - updateStarted) / 1000));
   }
   const seconds = (Date.now() - started) / 1000;
   const tokens = rollouts.reduce((s, r) => s + r.response.length, 0) + (metrics['actor/trained_tokens'] ?? 0);
@@ -156,7 +160,7 @@ async function prepareStart(
   const warmDir = join(outDir, 'warmup-model');
   await run.policy.save(warmDir, { optimizer: false });
   run.policy.dispose();
-  run.policy = await Policy.load(warmDir, { loadOptimizer: false, device: config.device });
+  run.policy = await Policy.load(warmDir, { loadOptimizer: false, ...policyOptions(config) });
   log(`dapo: supervised warm-up done (${WARMUP_DEFAULTS.steps} steps, nll ${loss.toFixed(3)}), saved to ${warmDir}`);
   return warmDir;
 }
@@ -178,7 +182,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const firstStep = (state?.step ?? 0) + 1;
 
   const startModel = await prepareStart(run, config, outDir, state, metricsLog, log, resumeFrom);
-  const reference = config.klCoef > 0 ? await Policy.load(startModel, { device: config.device, seed: config.seed, loadOptimizer: false }) : undefined;
+  const reference = config.klCoef > 0 ? await Policy.load(startModel, { ...policyOptions(config), seed: config.seed, loadOptimizer: false }) : undefined;
 
   // One seed for every validation, so val/acc moves with the policy, not with the draws.
   const validate = async (): Promise<EvalResult | undefined> => {

@@ -1,9 +1,11 @@
 // Shared by the CUDA suite: whether a device is usable (else every test is skipped with the
 // reason from cudaInfo(), never counted as passed), tolerances, and error reporting.
-// Imports stay inside src/loss and src/native.ts so that scripts/cuda-device-bundle.sh can bundle
-// the suite for the GPU machine without the data and tokenizer packages.
+// Imports stay inside src/loss, src/policy and src/native.ts so that scripts/cuda-device-bundle.sh
+// can bundle the suite for the GPU machine without the data and tokenizer packages.
+import { join } from 'node:path';
+
 import { numberToBf16 } from '../../src/loss/reference.js';
-import { native, type Aggregation, type NativeLossArgs } from '../../src/native.js';
+import { native, packageRoot, type Aggregation, type NativeLossArgs } from '../../src/native.js';
 import { maxRelError, randomSeqIds, Rng } from '../helpers/random.js';
 
 const info = native.cudaInfo();
@@ -12,6 +14,18 @@ export const skipReason: string | undefined =
   info.loaded && info.devices > 0 ? undefined : `no usable CUDA device: ${info.reason ?? 'unknown reason'}`;
 if (skipReason) console.log(`CUDA tests skipped: ${skipReason}`);
 else console.log(`CUDA tests on ${info.deviceNames?.join(', ')}`);
+/** Why the CUDA policy engine's tests cannot run here (no device, or a module without the engine). */
+export const engineSkipReason: string | undefined =
+  skipReason ?? (info.engine ? undefined : `the CUDA module has no policy engine: ${info.engineReason ?? 'unknown reason'}`);
+
+/**
+ * A path in the repository (fixtures). The GPU machine runs these suites as bundles from
+ * .devcarry/dapo/dist/, where packageRoot is the bundle's folder: scripts/device-check.sh sets
+ * DAPO_REPO_ROOT to the checkout.
+ */
+export function repoPath(relative: string): string {
+  return join(process.env.DAPO_REPO_ROOT ?? packageRoot, relative);
+}
 
 /** The issue's tolerances on max relative error. */
 export const TOLERANCE = { f32: 1e-5, bf16: 2e-2 } as const;

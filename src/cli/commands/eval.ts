@@ -2,7 +2,7 @@
 // held-out split): val/acc over k samples per prompt and val/pass@k.
 import type { CommandModule } from 'yargs';
 
-import { resolveConfig } from '../../train/config.js';
+import { DEVICES, DTYPES, resolveConfig } from '../../train/config.js';
 import { evaluate } from '../../train/evaluate.js';
 import { setupRun } from '../../train/setup.js';
 import { givenOptions } from '../options.js';
@@ -26,7 +26,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('val-limit', { type: 'number', describe: 'prompts at most (0: all)' })
       .option('max-response-len', { type: 'number', describe: 'response tokens at most' })
       .option('seed', { type: 'number', describe: 'sampling seed' })
-      .option('device', { type: 'string', choices: ['auto', 'cpu', 'cuda'] }) as never,
+      .option('device', { type: 'string', choices: DEVICES, describe: "where the policy runs ('auto': CUDA when usable, else the CPU)" })
+      .option('dtype', { type: 'string', choices: DTYPES, describe: "compute dtype ('auto': bfloat16 on CUDA, float32 on the CPU)" }) as never,
   handler: async (argv) => {
     const given = givenOptions(argv);
     const config = resolveConfig({}, given);
