@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stages the Liger-Kernel files that benchmarks/peers/loss_peers.py runs as peers, from a git
-# mirror of github.com/linkedin/Liger-Kernel into .devcarry/peers/liger (git-ignored: Liger's
+# mirror of github.com/linkedin/Liger-Kernel into .devcarry/peers/liger_kernel (git-ignored: Liger's
 # code travels to the GPU machine with the checkout and is never committed). Only what the peers
 # import is taken (see the shared DEVICE.md): ops/grpo_loss.py imports only torch and triton;
 # the chunked loss needs chunked_loss/grpo_loss.py and chunked_loss/fused_linear_ppo.py. Their
@@ -10,18 +10,19 @@
 #   scripts/stage-peers.sh [MIRROR_GIT_DIR]
 #
 # MIRROR_GIT_DIR: a git directory (bare or not) holding Liger-Kernel; default $LIGER_MIRROR, else
-# /work/.mirror/linkedin+Liger-Kernel/repo. Output: $PEERS_DIR/liger (default .devcarry/peers).
+# /work/.mirror/linkedin+Liger-Kernel/repo. Output: $PEERS_DIR (default .devcarry/peers, the folder
+# scripts/device-check.sh passes as --liger) gets liger_kernel/, LIGER-LICENSE and LIGER-COMMIT.
 set -euo pipefail
 
 mirror=${1:-${LIGER_MIRROR:-/work/.mirror/linkedin+Liger-Kernel/repo}}
-out=${PEERS_DIR:-.devcarry/peers}/liger
+out=${PEERS_DIR:-.devcarry/peers}
 files=(ops/grpo_loss.py chunked_loss/grpo_loss.py chunked_loss/fused_linear_ppo.py)
 
 rev=$(git --git-dir="$mirror" rev-parse --verify HEAD^{commit}) || {
   echo "stage-peers: $mirror is not a git directory with Liger-Kernel in it" >&2
   exit 1
 }
-rm -rf "$out"
+rm -rf "$out/liger_kernel"
 mkdir -p "$out/liger_kernel/ops" "$out/liger_kernel/chunked_loss"
 for f in "${files[@]}"; do
   git --git-dir="$mirror" show "$rev:src/liger_kernel/$f" > "$out/liger_kernel/$f"
@@ -29,8 +30,8 @@ done
 : > "$out/liger_kernel/__init__.py"
 : > "$out/liger_kernel/ops/__init__.py"
 : > "$out/liger_kernel/chunked_loss/__init__.py"
-git --git-dir="$mirror" show "$rev:LICENSE" > "$out/LICENSE"  # its license travels with its files
-echo "$rev" > "$out/COMMIT"
+git --git-dir="$mirror" show "$rev:LICENSE" > "$out/LIGER-LICENSE"  # its license travels with its files
+echo "$rev" > "$out/LIGER-COMMIT"
 
 # Every import of the staged files must be torch, triton, the standard library or a staged
 # module, and the names the peers take must be defined where they look for them.
@@ -40,7 +41,8 @@ import ast, pathlib, sys
 root = pathlib.Path(sys.argv[1])
 allowed = {"torch", "triton", "math", "typing", "abc", "functools"}
 wanted = {"liger_kernel.ops.grpo_loss": "GrpoLossFunction", "liger_kernel.chunked_loss.grpo_loss": "LigerFusedLinearGRPOLoss"}
-modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p for p in root.rglob("*.py")}
+modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+           for p in (root / "liger_kernel").rglob("*.py")}
 
 def defined(module):
     names = set()

@@ -39,6 +39,7 @@ struct Options {
 const size_t kVocabs[] = {32768, 151936, 262144};
 const int kDtypes[] = {DAPO_CUDA_BF16, DAPO_CUDA_F32};
 constexpr size_t kSampleRows = 4;  // rows checked at the start, middle and end
+constexpr int kWarmup = 2;
 
 const char* dtype_name(int dtype) { return dtype == DAPO_CUDA_F32 ? "f32" : "bf16"; }
 size_t dtype_bytes(int dtype) { return dtype == DAPO_CUDA_F32 ? 4 : 2; }
@@ -264,7 +265,7 @@ Measured run_variant(const Problem& pr, bool in_place, int variant, int reps, do
     return Measured{row.str(), true, NAN};
   }
   const CheckResult c = check_variant(pr, p, plan);
-  const float ms = lab::median_ms(3, reps, 0, [&] { LAB_CHECK(launch_row_loss_plan(p, plan)); });
+  const float ms = lab::median_ms(kWarmup, reps, 0, [&] { LAB_CHECK(launch_row_loss_plan(p, plan)); });
   const double bytes = static_cast<double>(pr.n * pr.v) * (dtype_bytes(pr.dtype) + dtype_bytes(p.grad_dtype));
   const double gbs = bytes / ms / 1e6;
   std::printf("  %-14s %8.3f ms %7.0f GB/s %5.1f%% of copy  cluster %2d x %3d threads  err grad %.1e lp %.1e  %s\n",
@@ -298,13 +299,13 @@ float entry_ms(const Problem& pr, bool in_place, int reps) {
   a.grad_dtype = in_place ? pr.dtype : DAPO_CUDA_F32;
   std::vector<float> times;
   char message[512];
-  for (int i = 0; i < 3 + reps; ++i) {
+  for (int i = 0; i < kWarmup + reps; ++i) {
     dapo_cuda_loss_stats stats{};
     if (dapo_cuda_dapo_loss(&a, &stats, message, sizeof message) != 0) {
       std::printf("  entry point failed: %s\n", message);
       return NAN;
     }
-    if (i >= 3) times.push_back(stats.kernel_ms);
+    if (i >= kWarmup) times.push_back(stats.kernel_ms);
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
@@ -367,7 +368,8 @@ int main(int argc, char** argv) {
   cudaDeviceProp prop{};
   LAB_CHECK(cudaGetDevice(&device));
   LAB_CHECK(cudaGetDeviceProperties(&prop, device));
-  const int reps = o.quick ? 5 : 20;
+  // Medians of 11 runs after 2 warm-ups: the whole lab fits a device-check step of a minute or two.
+  const int reps = o.quick ? 5 : 11;
   const double copy_gbs = lab::copy_gb_per_s(size_t{1} << 31, reps);
   std::printf("row_loss_lab on %s (sm_%d%d, %d SMs, L2 %d MiB): device-to-device copy %.0f GB/s; N = %zu\n", prop.name,
               prop.major, prop.minor, prop.multiProcessorCount, prop.l2CacheSize >> 20, copy_gbs, o.n);

@@ -11,7 +11,7 @@ Every row is forward + backward, timed with CUDA events (median after warm-up), 
 memory; gbPerS counts the 2-transfer floor (read the logits once, write the gradient once), as
 the lab does. Writes one JSON array of rows shaped like benchmarks/trial.ts BenchRow.
 
-  python3 benchmarks/peers/loss_peers.py --liger .devcarry/peers/liger --json FILE [--quick]
+  python3 benchmarks/peers/loss_peers.py --liger .devcarry/peers --json FILE [--quick]
 
 Exit status 1 when a peer could not be imported or a row failed for a reason other than
 running out of memory (which is a result, recorded in the row).
@@ -94,7 +94,7 @@ def liger_op_rows(grpo, n, v, reps, rows, failures):
 
 
 def torch_rows(n, v, reps, rows, failures):
-    compiled = torch.compile(dapo_loss)
+    compiled = torch.compile(dapo_loss, dynamic=True)  # one compilation across the vocabularies
     for dtype, name, size in ((torch.bfloat16, "bf16", 2), (torch.float32, "f32", 4)):
         for impl, fn in (("torch-eager", dapo_loss), ("torch-compile", compiled)):
             def make(dtype=dtype, name=name, size=size, impl=impl, fn=fn):
@@ -128,7 +128,7 @@ def extra_gib(peak_bytes, *tensors):
 
 
 def torch_head_rows(n, hs, v, reps, rows, failures):
-    loss_fn = torch.compile(dapo_loss)
+    loss_fn = torch.compile(dapo_loss, dynamic=True)
     for h in hs:
         def make(h=h):
             hidden, weight, ids, old, adv = head_inputs(n, h, v)
@@ -189,14 +189,14 @@ def import_liger(folder, failures):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--liger", default=".devcarry/peers/liger", help="folder holding the staged liger_kernel/")
+    parser.add_argument("--liger", default=".devcarry/peers", help="folder holding the staged liger_kernel/")
     parser.add_argument("--json", required=True, help="where to write the rows")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 2048 if args.quick else 16384
     vocabs = (32768, 151936) if args.quick else (32768, 151936, 262144)
     hs = (896,) if args.quick else (896, 3584)
-    reps = 5 if args.quick else 15
+    reps = 5 if args.quick else 9
     rows, failures = [], []
     op, chunked = import_liger(args.liger, failures)
     for v in vocabs:
