@@ -55,6 +55,7 @@ struct Operand {
 struct CommonCall {
   size_t n = 0;
   Operand tokens, old_logprobs, advantages, mask, seq_ids;
+  Operand ref_logprobs;  // with options.kl_coef > 0
   LossOptions options;
   std::vector<Napi::Reference<Napi::Value>> keep_alive;
   Napi::Reference<Napi::Float32Array> logprobs, entropy;
@@ -65,7 +66,8 @@ Operand operand(Napi::Object args, const char* key, std::initializer_list<DType>
                 std::vector<Napi::Reference<Napi::Value>>& keep_alive);
 bool any_device_tensor(Napi::Env env, Napi::Object args, std::initializer_list<const char*> keys);
 
-// Token arrays, clip and aggregation options, and the logprobs / entropy outputs.
+// Token arrays, clip and aggregation options, the KL penalty (klCoef, refLogprobs), and the
+// logprobs / entropy outputs.
 void parse_common(Napi::Env env, Napi::Object args, bool need_tokens, CommonCall& call);
 dapo_cuda_loss_common to_abi(const CommonCall& call);
 Napi::Object stats_object(Napi::Env env, const dapo_cuda_loss_stats& s);

@@ -10,7 +10,7 @@ namespace dapo::bind {
 namespace {
 
 constexpr std::initializer_list<const char*> kArrayKeys = {"hidden", "weight", "tokens", "oldLogprobs",
-                                                           "advantages", "mask", "seqIds"};
+                                                           "advantages", "mask", "seqIds", "refLogprobs"};
 
 struct HiddenCall {
   CommonCall common;
@@ -106,6 +106,7 @@ Napi::Value DapoLossFromHidden(const Napi::CallbackInfo& info) {
     in.advantages = static_cast<const float*>(c.advantages.ptr);
     in.mask = static_cast<const uint8_t*>(c.mask.ptr);
     in.seq_ids = static_cast<const int32_t*>(c.seq_ids.ptr);
+    in.ref_logprobs = static_cast<const float*>(c.ref_logprobs.ptr);  // set only with klCoef > 0
     if (call->chunk) in.vocab_chunk = call->chunk;
     HiddenLossOutputs out;
     out.grad_hidden = call->grad_hidden_host;
@@ -117,6 +118,7 @@ Napi::Value DapoLossFromHidden(const Napi::CallbackInfo& info) {
     stats.loss = s.loss;
     stats.clip_frac_low = s.clip_frac_low, stats.clip_frac_high = s.clip_frac_high;
     stats.clip_frac_dual = s.clip_frac_dual, stats.approx_kl = s.approx_kl;
+    stats.kl_ref = s.kl_ref;
     stats.tokens = s.tokens;
     return hidden_result(env, *call, stats);
   });

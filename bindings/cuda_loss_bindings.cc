@@ -124,11 +124,13 @@ void parse_common(Napi::Env env, Napi::Object args, bool need_tokens, CommonCall
   call.mask = operand(args, "mask", {DType::U8}, true, keep);
   call.tokens = operand(args, "tokens", {DType::I32}, false, keep);
   call.seq_ids = operand(args, "seqIds", {DType::I32}, false, keep);
+  Operand ref_logprobs = operand(args, "refLogprobs", {DType::F32}, false, keep);
   const size_t n = call.n = call.old_logprobs.length;
   check_length(env, call.advantages, "advantages", n);
   check_length(env, call.mask, "mask", n);
   check_length(env, call.tokens, "tokens", n);
   check_length(env, call.seq_ids, "seqIds", n);
+  check_length(env, ref_logprobs, "refLogprobs", n);
 
   ClipConfig& clip = call.options.clip;
   clip.clip_low = static_cast<float>(number(args, "clipLow").value_or(0.2));
@@ -140,6 +142,12 @@ void parse_common(Napi::Env env, Napi::Object args, bool need_tokens, CommonCall
     clip.clip_c = static_cast<float>(*c);
     clip.use_dual_clip = true;
   }
+  if (auto kl = number(args, "klCoef")) {
+    if (!(*kl >= 0)) throw_range(env, "klCoef must be >= 0, got " + std::to_string(*kl));
+    if (*kl > 0 && !ref_logprobs.present) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
+    call.options.kl_coef = static_cast<float>(*kl);
+  }
+  if (call.options.kl_coef > 0) call.ref_logprobs = ref_logprobs;
   AggregationConfig& agg = call.options.aggregation;
   agg.mode = parse_aggregation(env, string(args, "aggregation"));
   if (auto t = number(args, "tokenCount")) {
@@ -177,6 +185,8 @@ dapo_cuda_loss_common to_abi(const CommonCall& call) {
   c.token_count = call.options.aggregation.token_count;
   c.seq_count = call.options.aggregation.seq_count;
   c.entropy = call.entropy.IsEmpty() ? 0 : 1;
+  c.ref_logprobs = call.ref_logprobs.in();
+  c.kl_coef = call.options.kl_coef > 0 ? call.options.kl_coef : 0.0;
   c.logprobs_out = dapo_cuda_out{call.logprobs.Value().Data(), 0};
   c.entropy_out = dapo_cuda_out{call.entropy.IsEmpty() ? nullptr : call.entropy.Value().Data(), 0};
   return c;
@@ -188,6 +198,7 @@ Napi::Object stats_object(Napi::Env env, const dapo_cuda_loss_stats& s) {
   stats.clip_frac_high = s.clip_frac_high;
   stats.clip_frac_dual = s.clip_frac_dual;
   stats.approx_kl = s.approx_kl;
+  stats.kl_ref = s.kl_ref;
   stats.tokens = static_cast<size_t>(s.tokens);
   return loss_stats_object(env, stats);
 }
@@ -207,10 +218,8 @@ std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info) {
   auto call = std::make_unique<CudaLossCall>();
   dapo_cuda_loss_args& a = call->args;
   Napi::Object args = require_object(info, 0, "dapoLoss options");
-  if (number(args, "klCoef").value_or(0) > 0)
-    throw_range(env, "klCoef (the KL penalty to a reference) is not implemented on CUDA yet; use device 'cpu'");
   const bool device = any_device_tensor(env, args, {"logits", "logprobs", "tokens", "oldLogprobs", "advantages", "mask",
-                                                    "seqIds", "gradOut"});
+                                                    "seqIds", "refLogprobs", "gradOut"});
   if (!device) {
     if (boolean(args, "inPlace").value_or(false)) throw_type(env, "inPlace needs logits as a DeviceTensor");
     call->host = parse_loss_call(info);
@@ -225,6 +234,8 @@ std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info) {
     a.common.advantages = dapo_cuda_in{in.advantages, 0};
     a.common.mask = dapo_cuda_in{in.mask, 0};
     a.common.seq_ids = dapo_cuda_in{in.seq_ids, 0};
+    a.common.ref_logprobs = dapo_cuda_in{in.ref_logprobs, 0};  // set only with klCoef > 0
+    a.common.kl_coef = in.ref_logprobs && o.kl_coef > 0 ? o.kl_coef : 0.0;
     CommonCall scratch;
     scratch.options = o;
     dapo_cuda_loss_common abi = to_abi(scratch);  // clip and aggregation fields
@@ -304,6 +315,7 @@ Napi::Object cuda_loss_result(Napi::Env env, CudaLossCall& call, const dapo_cuda
     stats.loss = s.loss;
     stats.clip_frac_low = s.clip_frac_low, stats.clip_frac_high = s.clip_frac_high;
     stats.clip_frac_dual = s.clip_frac_dual, stats.approx_kl = s.approx_kl;
+    stats.kl_ref = s.kl_ref;
     stats.tokens = static_cast<size_t>(s.tokens);
     Napi::Object result = result_object(env, *call.host, stats);
     result.Set("kernelMs", s.kernel_ms);

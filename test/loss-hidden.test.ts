@@ -63,6 +63,7 @@ function viaLogits(a: HiddenLossArgs) {
     logits: logitsOf(x, w, n, h, v), vocabSize: v, tokens: a.tokens as Int32Array, oldLogprobs: a.oldLogprobs as Float32Array,
     advantages: a.advantages as Float32Array, mask: a.mask as Uint8Array, seqIds: a.seqIds as Int32Array,
     aggregation: a.aggregation, clipC: a.clipC, entropy: true,
+    refLogprobs: a.refLogprobs as Float32Array | undefined, klCoef: a.klCoef,
   });
   const gradHidden = new Float64Array(n * h);
   const gradWeight = new Float64Array(v * h);
@@ -107,6 +108,24 @@ describe('dapoLossFromHidden (CPU)', () => {
       assert.ok(Math.abs(approxKl - wantKl) < 1e-5 * Math.max(1, Math.abs(wantKl)));
     });
   }
+
+  test('with the KL penalty to a reference: matches the logits loss chained through the head', () => {
+    const args = randomCase(rng, { n: 10, h: 12, v: 47, dtype: 'f32', aggregation: 'token-mean', clipC: 3 });
+    const current = dapoLossFromHidden(args).logprobs;
+    const withKl = { ...args, refLogprobs: Float32Array.from(current, (lp) => lp + rng.uniform(-0.8, 0.8)), klCoef: 0.4 };
+    const got = dapoLossFromHidden(withKl);
+    const want = viaLogits(withKl);
+    assert.ok(want.stats.klRef > 0);
+    assert.ok(Math.abs(got.loss - want.loss) / Math.max(Math.abs(want.loss), 1) < 1e-5, `loss ${got.loss} vs ${want.loss}`);
+    assert.ok(Math.abs(got.stats.klRef - want.stats.klRef) < 1e-5 * Math.max(1, want.stats.klRef));
+    assert.ok(maxRelError(got.gradHidden as Float32Array, want.gradHidden) < 1e-5);
+    assert.ok(maxRelError(got.gradWeight as Float32Array, want.gradWeight) < 1e-5);
+    const plain = dapoLossFromHidden(args);
+    assert.ok(maxRelError(got.gradHidden as Float32Array, plain.gradHidden as Float32Array) > 1e-4, 'the penalty moves the gradient');
+    const bad = Float32Array.from(withKl.refLogprobs, (x, i) => (i === 4 ? NaN : x));
+    assert.throws(() => dapoLossFromHidden({ ...withKl, refLogprobs: bad }), { name: 'RangeError', message: 'refLogprobs[4] is not finite' });
+    assert.throws(() => dapoLossFromHidden({ ...withKl, refLogprobs: undefined }), TypeError);
+  });
 
   test('does not depend on the vocabulary chunk', () => {
     const args = randomCase(rng, { n: 6, h: 10, v: 53, dtype: 'f32', aggregation: 'token-mean' });

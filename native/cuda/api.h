@@ -115,8 +115,9 @@ int dapo_cuda_dapo_loss(const dapo_cuda_loss_args* args, dapo_cuda_loss_stats* s
                         size_t message_size);
 
 /* The LM-head variant: logits = hidden [n x h] * weight[vocab x h]^T, never materialised whole.
- * hidden and weight are bf16; grad_hidden [n x h] and grad_weight [vocab x h] are f32.
- * chunk_rows: tokens per chunk (0: the most that fit in max_chunk_bytes, 0 = 768 MiB). */
+ * hidden and weight are bf16; grad_hidden [n x h] and grad_weight [vocab x h] are f32 (written).
+ * chunk_rows: tokens per chunk (0: the most that fit in max_chunk_bytes, 0 = 896 MiB, which
+ * holds the two chunks in flight: their fp32 logits and bf16 gradients). */
 typedef struct dapo_cuda_hidden_args {
   dapo_cuda_loss_common common;
   size_t hidden, vocab;

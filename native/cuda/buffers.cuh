@@ -14,17 +14,18 @@ namespace dapo::cuda {
 
 class Scratch {
  public:
-  Scratch() = default;
+  // Allocations and frees are ordered on `stream` (the legacy default stream unless given).
+  explicit Scratch(cudaStream_t stream = 0) : stream_(stream) {}
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   ~Scratch() {
-    for (void* p : blocks_) cudaFreeAsync(p, 0);
+    for (void* p : blocks_) cudaFreeAsync(p, stream_);
   }
 
   // Device memory of `bytes` (at least 1), 256-byte aligned; counted towards the peak.
   cudaError_t alloc(void** ptr, size_t bytes) {
     if (bytes == 0) bytes = 1;
-    cudaError_t status = cudaMallocAsync(ptr, bytes, 0);
+    cudaError_t status = cudaMallocAsync(ptr, bytes, stream_);
     if (status == cudaSuccess) {
       blocks_.push_back(*ptr);
       held_ += bytes;
@@ -37,8 +38,10 @@ class Scratch {
     return alloc(reinterpret_cast<void**>(ptr), count * sizeof(T));
   }
   size_t peak() const { return peak_; }
+  cudaStream_t stream() const { return stream_; }
 
  private:
+  cudaStream_t stream_ = 0;
   std::vector<void*> blocks_;
   size_t held_ = 0, peak_ = 0;
 };

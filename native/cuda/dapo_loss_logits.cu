@@ -6,19 +6,17 @@
 #include "cuda/check.cuh"
 #include "cuda/loss_prep.cuh"
 #include "cuda/row_loss.cuh"
+#include "cuda/row_loss_terms.cuh"
 
 namespace dapo::cuda {
 namespace {
 
-__global__ void logprob_loss(size_t n, const float* logprobs, ClipConfig clip, TokenArrays a, float* grad) {
+__global__ void logprob_loss(size_t n, const float* logprobs, ClipConfig clip, float kl_coef, TokenArrays a,
+                             float* grad) {
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const TokenLoss t = token_loss(logprobs[i], a.old_logprobs[i], a.advantages[i], clip);
-    grad[i] = a.weights[i] * t.dloss_dlogp;
+    grad[i] = token_terms_device(a, i, logprobs[i], kTermDapo, clip, kl_coef);
     a.logprobs_out[i] = logprobs[i];
-    a.rec_loss[i] = t.loss;
-    a.rec_nkl[i] = t.neg_log_ratio;
-    a.rec_flags[i] = static_cast<uint8_t>((t.clipped_low ? 1 : 0) | (t.clipped_high ? 2 : 0) | (t.dual_clipped ? 4 : 0));
   }
 }
 
@@ -32,6 +30,7 @@ int run(const dapo_cuda_loss_args& args, dapo_cuda_loss_stats* stats, char* mess
     return fail(DAPO_CUDA_ERR_ARGS, message, message_size, "logits or logprobs is required");
   if (args.grad_dtype == DAPO_CUDA_BF16 && !(logits_mode && args.logits_dtype == DAPO_CUDA_BF16 && args.grad.on_device))
     return fail(DAPO_CUDA_ERR_ARGS, message, message_size, "a bf16 gradient is only written on the device over bf16 logits");
+  if (int rc = check_kl(c, message, message_size)) return rc;
 
   keep_pool_memory();
   Scratch scratch;
@@ -69,11 +68,12 @@ int run(const dapo_cuda_loss_args& args, dapo_cuda_loss_stats* stats, char* mess
       p.tokens = arrays;
       p.clip = clip_of(c);
       p.entropy = c.entropy != 0;
+      p.kl_coef = static_cast<float>(c.kl_coef);
       DAPO_CUDA_TRY(launch_row_loss(p), message, message_size);
     } else {
       const unsigned blocks = static_cast<unsigned>(n / 256 + 1 < 4096 ? n / 256 + 1 : 4096);
-      logprob_loss<<<blocks, 256>>>(n, static_cast<const float*>(logprobs), clip_of(c), arrays,
-                                    static_cast<float*>(grad.device));
+      logprob_loss<<<blocks, 256>>>(n, static_cast<const float*>(logprobs), clip_of(c), static_cast<float>(c.kl_coef),
+                                    arrays, static_cast<float*>(grad.device));
       DAPO_CUDA_TRY(cudaGetLastError(), message, message_size);
     }
   }

@@ -19,6 +19,8 @@ void check_inputs(const HiddenLossInputs& in, bool seq_mode) {
   for (size_t i = 0; i < in.n; ++i) {
     if (!std::isfinite(in.old_logprobs[i])) throw_range("oldLogprobs[" + std::to_string(i) + "] is not finite");
     if (!std::isfinite(in.advantages[i])) throw_range("advantages[" + std::to_string(i) + "] is not finite");
+    if (in.ref_logprobs && !std::isfinite(in.ref_logprobs[i]))
+      throw_range("refLogprobs[" + std::to_string(i) + "] is not finite");
     if (in.tokens[i] < 0 || static_cast<size_t>(in.tokens[i]) >= in.vocab)
       throw_range("tokens[" + std::to_string(i) + "] = " + std::to_string(in.tokens[i]) +
                   " is outside [0, vocabSize = " + std::to_string(in.vocab) + ")");
@@ -114,8 +116,9 @@ LossStats dapo_loss_from_hidden(const HiddenLossInputs& in, const LossOptions& o
       const float logp = static_cast<float>(token_logit - row.lse);
       out.logprobs[i] = logp;
       if (out.entropy) out.entropy[i] = static_cast<float>(std::log(sum) - weighted / sum);
-      const TokenLoss t = token_loss(logp, in.old_logprobs[i], in.advantages[i], options.clip);
-      records[i] = record_of(t);
+      const TokenTerms t = token_terms(logp, in.old_logprobs[i], in.advantages[i],
+                                       in.ref_logprobs ? in.ref_logprobs + i : nullptr, options);
+      records[i] = t.record;
       row.scale = weights[i] * t.dloss_dlogp;
     }
   });

@@ -22,6 +22,7 @@ struct HiddenLossInputs {
   const float* advantages = nullptr;
   const uint8_t* mask = nullptr;
   const int32_t* seq_ids = nullptr;
+  const float* ref_logprobs = nullptr;  // [n], frozen reference policy, when options.kl_coef > 0
   size_t vocab_chunk = 4096;  // logits per row made at once
 };
 

@@ -24,7 +24,7 @@ export interface DeviceTensorClass {
 type Arr<T> = T | DeviceTensor;
 
 /** dapoLoss arguments on CUDA: any array may be a DeviceTensor of the same element type. */
-export interface CudaLossArgs extends Omit<NativeLossArgs, 'logits' | 'tokens' | 'logprobs' | 'oldLogprobs' | 'advantages' | 'mask' | 'seqIds' | 'gradOut'> {
+export interface CudaLossArgs extends Omit<NativeLossArgs, 'logits' | 'tokens' | 'logprobs' | 'oldLogprobs' | 'advantages' | 'mask' | 'seqIds' | 'refLogprobs' | 'gradOut'> {
   logits?: Arr<Float32Array | Uint16Array>;
   tokens?: Arr<Int32Array>;
   logprobs?: Arr<Float32Array>;
@@ -32,6 +32,7 @@ export interface CudaLossArgs extends Omit<NativeLossArgs, 'logits' | 'tokens' |
   advantages: Arr<Float32Array>;
   mask: Arr<Uint8Array>;
   seqIds?: Arr<Int32Array>;
+  refLogprobs?: Arr<Float32Array>;
   gradOut?: Arr<Float32Array>;
   /** Write the gradient over the logits DeviceTensor (same dtype as the logits). */
   inPlace?: boolean;
@@ -57,9 +58,13 @@ export interface HiddenLossArgs extends LossSettings {
   advantages: Arr<Float32Array>;
   mask: Arr<Uint8Array>;
   seqIds?: Arr<Int32Array>;
+  /** Log-probs under a frozen reference policy, for the KL penalty (with klCoef > 0). */
+  refLogprobs?: Arr<Float32Array>;
+  /** Weight of the KL penalty to the reference (verl's low_var_kl); 0 or absent: none. */
+  klCoef?: number;
   /** CPU: vocabulary entries per logits chunk (default 4096). CUDA: tokens per chunk (default: what fits in maxChunkBytes). */
   chunkSize?: number;
-  /** CUDA: bytes of logits scratch per chunk (default 768 MiB). */
+  /** CUDA: bytes of device scratch for the two chunks in flight (fp32 logits and their gradient; default 896 MiB). */
   maxChunkBytes?: number;
 }
 

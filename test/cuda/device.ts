@@ -57,3 +57,14 @@ export function randomLossArgs(
   return { logits, vocabSize: c.v, tokens, oldLogprobs, advantages, mask, seqIds: randomSeqIds(rng, c.n),
     aggregation: c.aggregation, clipC: c.clipC, entropy: c.entropy };
 }
+
+/** Random inputs of the log-probs mode, ratios across both clip edges. */
+export function randomLogprobArgs(rng: Rng, n: number): NativeLossArgs {
+  const logprobs = Float32Array.from({ length: n }, () => -rng.uniform(0.01, 5));
+  return {
+    logprobs,
+    oldLogprobs: Float32Array.from(logprobs, (lp) => lp - Math.log(rng.uniform(0.55, 1.7))),
+    advantages: Float32Array.from({ length: n }, () => rng.uniform(-2, 2)),
+    mask: Uint8Array.from({ length: n }, () => (rng.next() < 0.8 ? 1 : 0)),
+  };
+}

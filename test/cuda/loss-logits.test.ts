@@ -9,7 +9,7 @@ import { dapoLoss, dapoLossAsync } from '../../src/loss/index.js';
 import { numberToBf16 } from '../../src/loss/reference.js';
 import type { Aggregation, NativeLossArgs } from '../../src/native.js';
 import { Rng, testSeed } from '../helpers/random.js';
-import { checkErrors, maxRelError, randomLossArgs, skipReason, TOLERANCE } from './device.js';
+import { checkErrors, maxRelError, randomLogprobArgs, randomLossArgs, skipReason, TOLERANCE } from './device.js';
 
 const seed = testSeed();
 console.log(`cuda loss tests: DAPO_TEST_SEED=${seed}`);
@@ -66,16 +66,7 @@ describe('CUDA dapoLoss from logits vs the CPU kernel', () => {
   });
 
   test('log-probs mode', { skip }, () => {
-    const n = 1000;
-    const logprobs = Float32Array.from({ length: n }, () => -rng.uniform(0.01, 5));
-    const args: NativeLossArgs = {
-      logprobs,
-      oldLogprobs: Float32Array.from(logprobs, (lp) => lp - Math.log(rng.uniform(0.55, 1.7))),
-      advantages: Float32Array.from({ length: n }, () => rng.uniform(-2, 2)),
-      mask: Uint8Array.from({ length: n }, () => (rng.next() < 0.8 ? 1 : 0)),
-      clipC: 3,
-    };
-    compare('log-probs', args, 'f32');
+    compare('log-probs', { ...randomLogprobArgs(rng, 1000), clipC: 3 }, 'f32');
   });
 
   test('results do not change from run to run (fixed-order reductions)', { skip }, () => {

@@ -4,6 +4,7 @@
 import { ROWS as attention } from './op-cases/attention.js';
 import { ROWS as engine } from './op-cases/engine.js';
 import { ROWS as layers } from './op-cases/layers.js';
+import { ROWS as loss } from './op-cases/loss.js';
 import { ROWS as sampler } from './op-cases/sampler.js';
 
 export interface OpCaseRow {
@@ -17,4 +18,4 @@ export interface OpCaseRow {
   label?: string;
 }
 
-export const OP_CASES: OpCaseRow[] = [...layers, ...attention, ...sampler, ...engine];
+export const OP_CASES: OpCaseRow[] = [...layers, ...attention, ...sampler, ...engine, ...loss];
