@@ -169,8 +169,8 @@ STEPS=(
   "racecheck 120 step_racecheck"
   "loss-bench 60 step_loss_bench"
   "torch-loss 90 step_torch_loss"
-  "loss-lab 60 step_loss_lab"
-  "loss-peers 90 step_loss_peers"
+  "loss-lab 150 step_loss_lab"
+  "loss-peers 240 step_loss_peers"
 )
 
 printf 'step\tstatus\tseconds\tnote\n' > "$logs/steps.tsv"

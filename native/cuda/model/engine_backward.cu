@@ -225,6 +225,7 @@ dapo_cuda_accumulate_stats CudaEngine<T>::accumulate(const dapo_cuda_accumulate_
   p.dtype = kType;
   p.hidden_states = g.targets_h;
   p.weight = W(layout_.lm_head);
+  p.gemm = &gemm_;  // the engine's plans and workspace, not a second per-thread Gemm
   p.grad_hidden = g.targets_dh;
   p.grad_weight = G(layout_.lm_head);
   p.tokens = arrays;

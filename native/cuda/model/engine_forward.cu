@@ -269,6 +269,7 @@ void CudaEngine<T>::logprobs(const dapo_cuda_packed_batch& batch, double tempera
   p.dtype = kType;
   p.hidden_states = targets_h;
   p.weight = W(layout_.lm_head);
+  p.gemm = &gemm_;  // the engine's plans and workspace, not a second per-thread Gemm
   p.tokens = arrays;
   p.term = kTermNll;
   p.temperature = static_cast<float>(temperature);
