@@ -1,8 +1,11 @@
 // PolicyEngine: the CPU policy engine (native/model) as a JavaScript class, plus the GEMM and
 // the sampler's filtered distribution for tests and benchmarks. Argument checks, typed-array
 // views and async workers only; the arithmetic lives in native/.
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -12,6 +15,7 @@
 #include "bindings/bindings.h"
 #include "bindings/loss_call.h"
 #include "common/bf16.h"
+#include "common/checked.h"
 #include "model/engine.h"
 #include "model/gemm.h"
 #include "model/sampler.h"
@@ -42,9 +46,7 @@ size_t size_arg(Napi::Env env, Napi::Object obj, const char* key, bool required,
     if (required) throw_type(env, std::string(key) + " is required and must be a number");
     return fallback;
   }
-  if (*v < 0 || *v != static_cast<double>(static_cast<size_t>(*v)))
-    throw_range(env, std::string(key) + " must be a non-negative integer, got " + std::to_string(*v));
-  return static_cast<size_t>(*v);
+  return integer_value(env, *v, key, 0);
 }
 
 ModelConfig parse_config(Napi::Env env, Napi::Object o) {
@@ -87,7 +89,6 @@ class Job : public Napi::AsyncWorker {
         work_(std::move(work)),
         done_(std::move(done)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
-  std::vector<Napi::Reference<Napi::Value>> keep;
 
   void Execute() override {
     try {
@@ -112,7 +113,7 @@ class Job : public Napi::AsyncWorker {
     try {
       deferred_.Resolve(done_(env));
     } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      deferred_.Reject(with_code(e).Value());
     } catch (const std::exception& e) {
       deferred_.Reject(to_js_error(env, e).Value());
     }
@@ -127,38 +128,51 @@ class Job : public Napi::AsyncWorker {
   std::exception_ptr error_;
 };
 
+// A packed batch and its per-target arrays, copied for the job (CallArrays: the caller could
+// transfer an ArrayBuffer while the engine reads it).
 struct BatchArgs {
   PackedBatch batch;
-  std::vector<Napi::Reference<Napi::Value>> keep;
+  CallArrays arrays{true};
 };
 
-BatchArgs parse_batch(Napi::Env env, Napi::Object o) {
-  BatchArgs b;
+std::shared_ptr<BatchArgs> parse_batch(Napi::Env env, Napi::Object o) {
+  auto b = std::make_shared<BatchArgs>();
   auto tokens = typed_array<int32_t>(o, "tokens", napi_int32_array, "Int32Array", true);
   auto offsets = typed_array<int32_t>(o, "offsets", napi_int32_array, "Int32Array", true);
   auto prompt = typed_array<int32_t>(o, "promptLengths", napi_int32_array, "Int32Array", false);
   if (offsets->length < 2) throw_range(env, "offsets must hold at least two entries (one sequence)");
-  b.batch.tokens = tokens->data;
-  b.batch.n_tokens = tokens->length;
-  b.batch.offsets = offsets->data;
-  b.batch.n_seqs = offsets->length - 1;
+  b->batch.tokens = b->arrays.input(*tokens, "tokens");
+  b->batch.n_tokens = tokens->length;
+  b->batch.offsets = b->arrays.input(*offsets, "offsets");
+  b->batch.n_seqs = offsets->length - 1;
   if (prompt) {
-    if (prompt->length != b.batch.n_seqs)
+    if (prompt->length != b->batch.n_seqs)
       throw_range(env, "promptLengths has length " + std::to_string(prompt->length) + " but offsets describe " +
-                           std::to_string(b.batch.n_seqs) + " sequences");
-    b.batch.prompt_lengths = prompt->data;
-    b.keep.push_back(Napi::Persistent(Napi::Value(prompt->array)));
+                           std::to_string(b->batch.n_seqs) + " sequences");
+    b->batch.prompt_lengths = b->arrays.input(*prompt, "promptLengths");
   }
-  b.keep.push_back(Napi::Persistent(Napi::Value(tokens->array)));
-  b.keep.push_back(Napi::Persistent(Napi::Value(offsets->array)));
   return b;
+}
+
+std::string shown(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return text;
+}
+
+// A sampling temperature: 0 (greedy, where allowed) or at least kMinTemperature, below which
+// logits / temperature overflow float32 and log-probs become infinite.
+double checked_temperature(Napi::Env env, double t, bool allow_greedy) {
+  if (allow_greedy && t == 0) return t;
+  if (!(t >= kMinTemperature) || !std::isfinite(t))
+    throw_range(env, std::string("temperature must be ") + (allow_greedy ? "0 (greedy) or " : "") + "a finite number >= " +
+                         shown(kMinTemperature) + ", got " + shown(t));
+  return t;
 }
 
 // The `temperature` option of logprobs and the dapo loss: the logits are divided by it.
 double logit_temperature(Napi::Env env, Napi::Object o) {
-  const double t = number(o, "temperature").value_or(1.0);
-  if (!(t > 0) || !std::isfinite(t)) throw_range(env, "temperature must be a finite number > 0, got " + std::to_string(t));
-  return t;
+  return checked_temperature(env, number(o, "temperature").value_or(1.0), false);
 }
 
 class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
@@ -265,16 +279,19 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       const ParamInfo& p = e.params()[idx];
       if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsString())
         throw_type(env, "setParam(index, data: Uint8Array | Float32Array, dtype: string)");
-      Napi::TypedArray arr = info[1].As<Napi::TypedArray>();
       const std::string dtype = info[2].As<Napi::String>().Utf8Value();
       const size_t width = dtype == "F32" ? 4 : (dtype == "BF16" || dtype == "F16") ? 2 : 0;
       if (!width) throw_range(env, "dtype must be 'F32', 'BF16' or 'F16', got '" + dtype + "'");
-      const size_t bytes = arr.ByteLength();
+      const View<uint8_t> arr = byte_view(env, info[1].As<Napi::TypedArray>(), "data");
+      const size_t bytes = arr.length;
       if (bytes != p.size * width)
         throw_range(env, p.name + ": got " + std::to_string(bytes) + " bytes of " + dtype + ", expected " +
                              std::to_string(p.size) + " values (" + std::to_string(p.size * width) + " bytes)");
-      const uint8_t* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
-      float* dst = e.weights() + p.offset;
+      const uint8_t* src = arr.data;
+      // Converted into a scratch copy first: a weight that is NaN or infinite is refused, naming
+      // the tensor, and the engine keeps its old values.
+      std::vector<float> values(p.size);
+      float* dst = values.data();
       if (width == 4) {
         std::memcpy(dst, src, bytes);
       } else if (dtype == "BF16") {
@@ -290,8 +307,36 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
           dst[i] = half_to_float(bits);
         }
       }
+      require_finite(env, dst, p.size, p.name);
+      std::memcpy(e.weights() + p.offset, dst, p.size * sizeof(float));
       return env.Undefined();
     });
+  }
+
+  // Bytes of any typed array (SharedArrayBuffer or not), as a Uint8 view.
+  static View<uint8_t> byte_view(Napi::Env env, Napi::TypedArray array, const char* key) {
+    const napi_typedarray_type type = array.TypedArrayType();
+    View<uint8_t> v;
+    if (type == napi_float32_array) {
+      const View<float> f = typed_array_view<float>(env, array, key);
+      v.data = reinterpret_cast<uint8_t*>(f.data), v.length = f.length * 4;
+    } else if (type == napi_uint16_array) {
+      const View<uint16_t> h = typed_array_view<uint16_t>(env, array, key);
+      v.data = reinterpret_cast<uint8_t*>(h.data), v.length = h.length * 2;
+    } else if (type == napi_uint8_array) {
+      v = typed_array_view<uint8_t>(env, array, key);
+    } else {
+      throw_type(env, std::string(key) + " must be a Uint8Array, Uint16Array or Float32Array");
+    }
+    return v;
+  }
+
+  // A RangeError (ERR_DAPO_NONFINITE) naming the tensor and the first value that is not finite.
+  static void require_finite(Napi::Env env, const float* x, size_t n, const std::string& name) {
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(x[i]))
+        throw make_error(env, ErrorKind::Range, "ERR_DAPO_NONFINITE",
+                         name + " holds a non-finite value (" + shown(x[i]) + ") at flat index " + std::to_string(i));
   }
 
   static float half_to_float(uint16_t h) {
@@ -378,12 +423,13 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       std::vector<float>& m = moment(info, e);
       if (info.Length() < 3 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
         throw_type(env, "state must be a Float32Array");
-      Napi::Float32Array a = info[2].As<Napi::Float32Array>();
-      if (a.ElementLength() != p.size)
-        throw_range(env, p.name + ": optimizer state has " + std::to_string(a.ElementLength()) + " values, expected " +
+      const View<float> a = typed_array_view<float>(env, info[2].As<Napi::TypedArray>(), "state");
+      if (a.length != p.size)
+        throw_range(env, p.name + ": optimizer state has " + std::to_string(a.length) + " values, expected " +
                              std::to_string(p.size));
+      require_finite(env, a.data, a.length, p.name + " (optimizer state)");
       if (m.size() != e.num_parameters()) m.assign(e.num_parameters(), 0.0f);
-      std::memcpy(m.data() + p.offset, a.Data(), p.size * sizeof(float));
+      std::memcpy(m.data() + p.offset, a.data, p.size * sizeof(float));
       return env.Undefined();
     });
   }
@@ -422,7 +468,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       job = make(e);
     } catch (const Napi::Error& err) {
       auto d = Napi::Promise::Deferred::New(env);
-      d.Reject(err.Value());
+      d.Reject(with_code(err).Value());
       return d.Promise();
     } catch (const std::exception& err) {
       auto d = Napi::Promise::Deferred::New(env);
@@ -440,23 +486,23 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       Napi::Env env = info.Env();
       if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
         throw_type(env, "ids must be an Int32Array");
-      Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
-      const size_t t = ids.ElementLength();
+      auto held = std::make_shared<CallArrays>(true);
+      const View<int32_t> ids = typed_array_view<int32_t>(env, info[0].As<Napi::TypedArray>(), "ids");
+      const size_t t = ids.length;
       if (t == 0) throw_range(env, "ids must not be empty");
-      const int32_t offsets[2] = {0, static_cast<int32_t>(t)};
+      const int32_t* data = held->input(ids, "ids");
+      const int32_t offsets[2] = {0, static_cast<int32_t>(std::min<size_t>(t, INT32_MAX))};
       PackedBatch b;
-      b.tokens = ids.Data();
+      b.tokens = data;
       b.n_tokens = t;
       b.offsets = offsets;
       b.n_seqs = 1;
       e.count_targets(b);  // range checks on the main thread
-      Napi::Float32Array out = Napi::Float32Array::New(env, t * e.config().vocab);
-      const int32_t* data = ids.Data();
+      Napi::Float32Array out = Napi::Float32Array::New(env, checked_mul(t, e.config().vocab, "ids.length * vocabSize"));
       float* dst = out.Data();
-      auto job = std::make_unique<Job>(env, "forwardLogits", Value(), &busy_, [&e, data, t, dst] { e.forward_logits(data, t, dst); },
+      auto job = std::make_unique<Job>(env, "forwardLogits", Value(), &busy_, [&e, held, data, t, dst] { e.forward_logits(data, t, dst); },
                                        [out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(Napi::Value(out)))](
                                            Napi::Env) { return out_ref->Value(); });
-      job->keep.push_back(Napi::Persistent(Napi::Value(ids)));
       return job;
     });
   }
@@ -465,11 +511,11 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
       Napi::Object bo = require_object(info, 0, "batch");
-      auto args = std::make_shared<BatchArgs>(parse_batch(env, bo));
+      auto args = parse_batch(env, bo);
       bool want_entropy = false;
       double temperature = 1.0;
-      if (info.Length() > 1 && info[1].IsObject()) {
-        Napi::Object opts = info[1].As<Napi::Object>();
+      if (info.Length() > 1 && !info[1].IsUndefined()) {
+        Napi::Object opts = require_object(info, 1, "logprobs options");
         want_entropy = boolean(opts, "entropy").value_or(false);
         temperature = logit_temperature(env, opts);
       }
@@ -494,7 +540,7 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       Napi::Env env = info.Env();
       Napi::Object bo = require_object(info, 0, "batch");
       Napi::Object lo = require_object(info, 1, "loss");
-      auto args = std::make_shared<BatchArgs>(parse_batch(env, bo));
+      auto args = parse_batch(env, bo);
       const size_t r = e.count_targets(args->batch);
       auto kind = string(lo, "kind");
       if (!kind || (*kind != "dapo" && *kind != "nll")) throw_type(env, "loss.kind must be 'dapo' or 'nll'");
@@ -504,11 +550,8 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
           throw_range(env, std::string(key) + " has length " + std::to_string(len) + " but the batch has " +
                                std::to_string(r) + " target tokens");
       };
-      if (mask) {
-        check_len(mask->length, "mask");
-        args->keep.push_back(Napi::Persistent(Napi::Value(mask->array)));
-      }
-      const uint8_t* maskd = mask ? mask->data : nullptr;
+      if (mask) check_len(mask->length, "mask");
+      const uint8_t* maskd = mask ? args->arrays.input(*mask, "mask") : nullptr;
       const bool want_entropy = boolean(lo, "entropy").value_or(false);
       const TokenOutputs outputs = token_outputs(env, r, want_entropy);
       auto out = outputs.refs;
@@ -525,11 +568,9 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
         return o;
       };
       if (*kind == "nll") {
-        double token_count = -1;
-        if (auto t = number(lo, "tokenCount")) {
-          if (*t < 0) throw_range(env, "tokenCount must be >= 0");
-          token_count = *t;
-        }
+        AggregationConfig divisors;
+        parse_divisors(lo, divisors);
+        const double token_count = divisors.token_count;
         return std::make_unique<Job>(env, "accumulate", Value(), &busy_,
                                      [&e, args, maskd, token_count, lpd, entd, result] {
                                        *result = e.accumulate_nll(args->batch, maskd, token_count, lpd, entd);
@@ -540,8 +581,6 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       auto adv = typed_array<float>(bo, "advantages", napi_float32_array, "Float32Array", true);
       check_len(old_lp->length, "oldLogprobs");
       check_len(adv->length, "advantages");
-      args->keep.push_back(Napi::Persistent(Napi::Value(old_lp->array)));
-      args->keep.push_back(Napi::Persistent(Napi::Value(adv->array)));
       LossOptions opts;
       opts.clip.clip_low = static_cast<float>(number(lo, "clipLow").value_or(0.2));
       opts.clip.clip_high = static_cast<float>(number(lo, "clipHigh").value_or(0.28));
@@ -557,27 +596,17 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       else if (*agg == "seq-mean-token-mean") opts.aggregation.mode = Aggregation::SeqMeanTokenMean;
       else if (*agg == "seq-mean-token-sum") opts.aggregation.mode = Aggregation::SeqMeanTokenSum;
       else throw_range(env, "aggregation must be 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum', got '" + *agg + "'");
-      if (auto t = number(lo, "tokenCount")) {
-        if (*t < 0) throw_range(env, "tokenCount must be >= 0");
-        opts.aggregation.token_count = *t;
-      }
-      if (auto s = number(lo, "seqCount")) {
-        if (*s < 0) throw_range(env, "seqCount must be >= 0");
-        opts.aggregation.seq_count = *s;
-      }
+      parse_divisors(lo, opts.aggregation);
       auto ref = typed_array<float>(bo, "refLogprobs", napi_float32_array, "Float32Array", false);
       if (auto kl = number(lo, "klCoef")) {
         if (*kl < 0) throw_range(env, "klCoef must be >= 0, got " + std::to_string(*kl));
         opts.kl_coef = static_cast<float>(*kl);
       }
       if (opts.kl_coef > 0 && !ref) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
-      if (ref) {
-        check_len(ref->length, "refLogprobs");
-        args->keep.push_back(Napi::Persistent(Napi::Value(ref->array)));
-      }
-      const float* refd = ref && opts.kl_coef > 0 ? ref->data : nullptr;
-      const float* oldd = old_lp->data;
-      const float* advd = adv->data;
+      if (ref) check_len(ref->length, "refLogprobs");
+      const float* refd = ref && opts.kl_coef > 0 ? args->arrays.input(*ref, "refLogprobs") : nullptr;
+      const float* oldd = args->arrays.input(*old_lp, "oldLogprobs");
+      const float* advd = args->arrays.input(*adv, "advantages");
       const double temperature = logit_temperature(env, lo);
       return std::make_unique<Job>(env, "accumulate", Value(), &busy_,
                                    [&e, args, oldd, advd, maskd, opts, lpd, entd, refd, temperature, result] {
@@ -631,14 +660,19 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
       Napi::Object o = require_object(info, 0, "generate arguments");
+      auto held = std::make_shared<CallArrays>(true);
       auto toks = typed_array<int32_t>(o, "promptTokens", napi_int32_array, "Int32Array", true);
+      const int32_t* tokens = held->input(*toks, "promptTokens");
       auto offs = typed_array<int32_t>(o, "promptOffsets", napi_int32_array, "Int32Array", true);
+      const int32_t* offsets = held->input(*offs, "promptOffsets");
       auto stop = typed_array<int32_t>(o, "stop", napi_int32_array, "Int32Array", false);
+      const int32_t* stops = stop ? held->input(*stop, "stop") : nullptr;
       if (offs->length < 2) throw_range(env, "prompts must hold at least one prompt");
       const size_t np = offs->length - 1;
-      if (static_cast<size_t>(offs->data[np]) != toks->length) throw_range(env, "promptOffsets must end at promptTokens.length");
+      if (offsets[0] != 0) throw_range(env, "promptOffsets must start at 0");
+      if (static_cast<size_t>(offsets[np]) != toks->length) throw_range(env, "promptOffsets must end at promptTokens.length");
       for (size_t i = 0; i < np; ++i)
-        if (offs->data[i + 1] < offs->data[i]) throw_range(env, "promptOffsets must not decrease");
+        if (offsets[i + 1] < offsets[i]) throw_range(env, "promptOffsets must not decrease");
       auto g = std::make_shared<GenerateArgs>();
       auto prompt_ids = std::make_shared<std::vector<uint64_t>>(np);
       Napi::Value pid = o.Get("promptIds");
@@ -656,15 +690,14 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       } else {
         for (size_t i = 0; i < np; ++i) (*prompt_ids)[i] = i;
       }
-      g->prompt_tokens = toks->data;
-      g->prompt_offsets = offs->data;
+      g->prompt_tokens = tokens;
+      g->prompt_offsets = offsets;
       g->n_prompts = np;
       g->prompt_ids = prompt_ids->data();
       g->n = size_arg(env, o, "n", false, 1);
       if (g->n < 1) throw_range(env, "n must be >= 1");
       g->max_new_tokens = size_arg(env, o, "maxNewTokens", true);
-      g->sampling.temperature = number(o, "temperature").value_or(1.0);
-      if (g->sampling.temperature < 0) throw_range(env, "temperature must be >= 0");
+      g->sampling.temperature = checked_temperature(env, number(o, "temperature").value_or(1.0), true);
       g->sampling.top_p = number(o, "topP").value_or(1.0);
       if (!(g->sampling.top_p > 0 && g->sampling.top_p <= 1)) throw_range(env, "topP must be in (0, 1]");
       g->sampling.top_k = size_arg(env, o, "topK", false, 0);
@@ -673,12 +706,12 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
         throw_range(env, "seed must be an integer in [0, 2^53)");
       g->seed = static_cast<uint64_t>(seed);
       if (stop) {
-        g->stop = stop->data;
+        g->stop = stops;
         g->n_stop = stop->length;
       }
       auto result = std::make_shared<GenerateResult>();
       auto job = std::make_unique<Job>(env, "generate", Value(), &busy_,
-                                       [&e, g, prompt_ids, result] { *result = e.generate(*g); },
+                                       [&e, g, prompt_ids, held, result] { *result = e.generate(*g); },
                                        [result](Napi::Env env) -> Napi::Value {
                                          Napi::Object r = Napi::Object::New(env);
                                          Napi::Int32Array t = Napi::Int32Array::New(env, result->tokens.size());
@@ -695,9 +728,6 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
                                          r.Set("finished", fin);
                                          return r;
                                        });
-      job->keep.push_back(Napi::Persistent(Napi::Value(toks->array)));
-      job->keep.push_back(Napi::Persistent(Napi::Value(offs->array)));
-      if (stop) job->keep.push_back(Napi::Persistent(Napi::Value(stop->array)));
       return job;
     });
   }
@@ -725,26 +755,31 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     Napi::Object o = require_object(info, 0, "gemm arguments");
+    CallArrays arrays;
     auto a = typed_array<float>(o, "a", napi_float32_array, "Float32Array", true);
     auto b = typed_array<float>(o, "b", napi_float32_array, "Float32Array", true);
     const size_t m = size_arg(env, o, "m", true), n = size_arg(env, o, "n", true), k = size_arg(env, o, "k", true);
     const bool ta = boolean(o, "transA").value_or(false), tb = boolean(o, "transB").value_or(false);
-    if (a->length != m * k) throw_range(env, "a must hold m * k values");
-    if (b->length != k * n) throw_range(env, "b must hold k * n values");
-    Napi::Float32Array c = Napi::Float32Array::New(env, m * n);
+    if (a->length != checked_mul(m, k, "m * k")) throw_range(env, "a must hold m * k values");
+    if (b->length != checked_mul(k, n, "k * n")) throw_range(env, "b must hold k * n values");
+    const float* ad = arrays.input(*a, "a");
+    const float* bd = arrays.input(*b, "b");
+    const bool naive = boolean(o, "naive").value_or(false);
+    arrays.recheck(env);  // no JavaScript runs from here until the product is written
+    Napi::Float32Array c = Napi::Float32Array::New(env, checked_mul(m, n, "m * n"));
     GemmArgs g;
     g.m = m;
     g.n = n;
     g.k = k;
-    g.a = a->data;
+    g.a = ad;
     g.a_row = ta ? 1 : k;
     g.a_col = ta ? m : 1;
-    g.b = b->data;
+    g.b = bd;
     g.b_row = tb ? 1 : n;
     g.b_col = tb ? k : 1;
     g.c = c.Data();
     g.ldc = n;
-    if (boolean(o, "naive").value_or(false)) sgemm_naive(g);
+    if (naive) sgemm_naive(g);
     else sgemm(g);
     return c;
   });
@@ -756,20 +791,20 @@ Napi::Value SamplingDistribution(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       throw_type(env, "logits must be a Float32Array");
-    Napi::Float32Array z = info[0].As<Napi::Float32Array>();
-    if (z.ElementLength() == 0) throw_range(env, "logits must not be empty");
     SamplingOptions s;
-    if (info.Length() > 1 && info[1].IsObject()) {
-      Napi::Object o = info[1].As<Napi::Object>();
-      s.temperature = number(o, "temperature").value_or(1.0);
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      Napi::Object o = require_object(info, 1, "sampling options");
+      s.temperature = checked_temperature(env, number(o, "temperature").value_or(1.0), true);
       s.top_p = number(o, "topP").value_or(1.0);
       s.top_k = size_arg(env, o, "topK", false, 0);
-      if (s.temperature < 0) throw_range(env, "temperature must be >= 0");
       if (!(s.top_p > 0 && s.top_p <= 1)) throw_range(env, "topP must be in (0, 1]");
     }
-    Napi::Float64Array out = Napi::Float64Array::New(env, z.ElementLength());
+    // Read after the options, whose getters could otherwise detach it in between.
+    const View<float> z = typed_array_view<float>(env, info[0].As<Napi::TypedArray>(), "logits");
+    if (z.length == 0) throw_range(env, "logits must not be empty");
+    Napi::Float64Array out = Napi::Float64Array::New(env, z.length);
     SamplerScratch scratch;
-    filtered_distribution(z.Data(), z.ElementLength(), s, scratch, out.Data());
+    filtered_distribution(z.data, z.length, s, scratch, out.Data());
     return out;
   });
 }
