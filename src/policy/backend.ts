@@ -2,6 +2,7 @@
 // gradients, optimizer state and KV cache live inside it), so Policy does not change when a
 // CUDA engine is added: it gets a branch here.
 import { native } from '../native.js';
+import { rangeError } from '../errors.js';
 import { PolicyError } from './errors.js';
 import type { NativePolicyConfig, NativePolicyEngine } from './native-types.js';
 
@@ -13,7 +14,7 @@ export function resolvePolicyDevice(device: PolicyDevice | undefined): 'cpu' {
   if (device === undefined || device === 'cpu' || device === 'auto') return 'cpu';
   if (device === 'cuda')
     throw new PolicyError('E_DEVICE', "device 'cuda' is not available for the policy engine in this build (use 'cpu' or 'auto')");
-  throw new RangeError(`device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
+  throw rangeError(`device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
 }
 
 export function createEngine(config: NativePolicyConfig, device: 'cpu'): NativePolicyEngine {
