@@ -5,6 +5,7 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <cfloat>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -264,7 +265,8 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       const double seed = info[0].As<Napi::Number>().DoubleValue();
       const double sd = info[1].As<Napi::Number>().DoubleValue();
       if (!(seed >= 0) || seed > 9007199254740991.0) throw_range(env, "seed must be an integer in [0, 2^53)");
-      if (!(sd > 0)) throw_range(env, "std must be > 0");
+      // Beyond 1e37 the normal draws themselves overflow float32.
+      if (!(sd > 0 && sd <= 1e37)) throw_range(env, "std must be in (0, 1e37], got " + shown(sd));
       e.init_random(static_cast<uint64_t>(seed), static_cast<float>(sd));
       return env.Undefined();
     });
@@ -624,11 +626,15 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       auto lr = number(o, "lr");
       if (!lr) throw_type(env, "lr is required and must be a number");
       if (*lr < 0) throw_range(env, "lr must be >= 0");
+      // The update runs in float32: an lr or eps that does not survive the cast (eps = 1e-300
+      // becomes 0, and 0 / 0 is NaN) would silently write non-finite weights.
+      if (*lr > FLT_MAX) throw_range(env, "lr must be a float32 number, got " + shown(*lr));
       opt.lr = *lr;
       opt.weight_decay = number(o, "weightDecay").value_or(0.0);
-      if (opt.weight_decay < 0) throw_range(env, "weightDecay must be >= 0");
+      if (opt.weight_decay < 0 || opt.weight_decay > FLT_MAX) throw_range(env, "weightDecay must be in [0, 3.4e38]");
       opt.eps = number(o, "eps").value_or(1e-8);
-      if (!(opt.eps > 0)) throw_range(env, "eps must be > 0");
+      if (!(opt.eps >= FLT_MIN && opt.eps <= FLT_MAX))
+        throw_range(env, "eps must be a normal float32 number > 0 (at least 1.2e-38), got " + shown(opt.eps));
       opt.clip_grad_norm = number(o, "clipGradNorm").value_or(0.0);
       if (opt.clip_grad_norm < 0) throw_range(env, "clipGradNorm must be >= 0");
       Napi::Value betas = o.Get("betas");

@@ -16,3 +16,16 @@ export function rangeError(message: string): RangeError & { code: 'ERR_DAPO_RANG
 export function codedError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
+
+/**
+ * A value as an error message shows it. String(x) itself can throw (a Symbol in a template, a
+ * typed array over a detached buffer, an object whose toString throws), which would replace
+ * the error being built with one that has no code.
+ */
+export function shown(value: unknown): string {
+  try {
+    return typeof value === 'symbol' ? value.toString() : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { dapoLoss, dapoLossAsync, groupAdvantages } from '../src/index.js';
+import { dapoLoss, dapoLossAsync, dapoLossFromHidden, groupAdvantages } from '../src/index.js';
 import type { NativeLossArgs } from '../src/native.js';
 import { randomLossArgs } from './helpers/loss-inputs.js';
 import { Rng, testSeed } from './helpers/random.js';
@@ -64,6 +64,25 @@ describe('finite inputs whose results overflow float32', () => {
     const mask = args.mask.slice();
     mask[2] = 1;
     assert.throws(() => dapoLoss({ ...args, logits, mask }), overflow);
+  });
+
+  test('dapoLossFromHidden (the CPU twin of the LM-head loss): the same', () => {
+    const n = 4, h = 8, v = 16;
+    const args = {
+      hidden: rng.floats(n * h), weight: rng.floats(v * h, 0.5), hiddenSize: h, vocabSize: v,
+      tokens: Int32Array.from({ length: n }, () => rng.int(v)), oldLogprobs: new Float32Array(n), advantages: new Float32Array(n),
+      mask: new Uint8Array(n).fill(1),
+    };
+    const current = dapoLossFromHidden(args).logprobs;
+    const oldLogprobs = Float32Array.from(current, (lp) => lp - 5);
+    const advantages = Float32Array.from({ length: n }, (_, i) => (i === 2 ? 3e38 : 1));
+    assert.throws(() => dapoLossFromHidden({ ...args, oldLogprobs, advantages }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_DAPO_NONFINITE', e.message);
+      assert.match(e.message, /token 2 is not finite although the inputs are/);
+      return true;
+    });
+    const finite = dapoLossFromHidden({ ...args, oldLogprobs, advantages: advantages.map((a) => (a > 1 ? 1 : a)) });
+    assert.ok(Number.isFinite(finite.loss) && (finite.gradHidden as Float32Array).every(Number.isFinite));
   });
 
   test('a token outside the loss (mask 0) with an advantage of 3e38 leaves the gradient finite and unchanged', () => {

@@ -114,6 +114,27 @@ describe('temperature bounds in generate and logprobs', () => {
     assert.deepEqual(g1.tokens, g2.tokens);
   });
 
+  test('AdamW options that do not survive float32 are refused: eps = 1e-300 became 0 and 0 / 0 NaN weights', async () => {
+    const before = policy.getParameter('model.norm.weight');
+    await assert.rejects(policy.step({ lr: 1e-3, eps: 1e-300 }), coded(/eps must be a normal float32 number > 0 \(at least 1\.2e-38\), got 1e-300/));
+    await assert.rejects(policy.step({ lr: 1e39 }), coded(/lr must be a float32 number, got 1e\+39/));
+    assert.deepEqual(policy.getParameter('model.norm.weight'), before);
+  });
+
+  test('an initial std whose draws overflow float32 is refused', async () => {
+    await assert.rejects(Policy.load('builtin:tiny', { initStd: 1e300 }), coded(/std must be in \(0, 1e37\], got 1e\+300/));
+  });
+
+  test('forwardLogits: logits that overflow are ERR_DAPO_NONFINITE, not Infinity', async () => {
+    const p = await Policy.load('builtin:tiny', { seed: 2 });
+    try {
+      p.setParameter('model.norm.weight', new Float32Array(64).fill(3e38));
+      await assert.rejects(p.forwardLogits(Int32Array.from([1, 2, 3])), (e: Error & { code?: string }) => e.code === 'ERR_DAPO_NONFINITE' && /logits are not finite/.test(e.message));
+    } finally {
+      p.dispose();
+    }
+  });
+
   test('tokenCount of accumulate is a count', async () => {
     const train = { ...batch, oldLogprobs: new Float32Array(3), advantages: new Float32Array(3).fill(1) };
     await assert.rejects(policy.accumulate(train, { kind: 'dapo', tokenCount: 1e-300 }), coded(/tokenCount must be a positive integer/));

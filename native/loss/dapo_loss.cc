@@ -41,20 +41,6 @@ void note_row(std::atomic<size_t>& first, size_t row) {
   while (row < seen && !first.compare_exchange_weak(seen, row)) {}
 }
 
-// A token's contribution: the gradient scale of its row (0 for tokens outside the loss, whose
-// terms may be anything), and whether everything it adds to the results is finite. Finite
-// inputs can still overflow float32 (an advantage of 3e38 times a ratio above 1).
-struct Contribution {
-  float scale;
-  bool finite;
-};
-
-Contribution contribution(const TokenTerms& t, float weight, float logp) {
-  if (weight == 0.0f) return {0.0f, std::isfinite(logp)};
-  const float scale = weight * t.dloss_dlogp;
-  return {scale, std::isfinite(scale) && std::isfinite(t.record.loss) && std::isfinite(logp)};
-}
-
 [[noreturn]] void throw_overflow(const LossInputs& in, const LossOutputs& out, size_t row) {
   throw_nonfinite("the loss, its gradient or the log-prob of token " + std::to_string(row) +
                   " is not finite although the inputs are (log p = " + std::to_string(out.logprobs[row]) +

@@ -588,7 +588,14 @@ void Engine::forward_logits(const int32_t* tokens, size_t t, float* logits) {
   count_targets(batch);
   Forward& f = reuse_forward();
   forward_packed(batch, false, f);
+  const size_t count = t * c_.vocab;
   gemm_nt(t, c_.vocab, c_.hidden, f.hf.data(), w_.data() + lm_head_, logits, false);
+  std::atomic<bool> overflow{false};
+  parallel_for(count, 65536, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i)
+      if (!std::isfinite(logits[i])) overflow = true;
+  });
+  if (overflow) throw_nonfinite("the logits are not finite (the weights or activations overflowed)");
 }
 
 void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy, double temperature) {

@@ -11,7 +11,7 @@ import type { PackedBatch, TrainBatch } from './batch.js';
 import { builtinConfig } from './builtin.js';
 import { parseHfConfig, toHfConfig, type PolicyConfig } from './config.js';
 import { PolicyError } from './errors.js';
-import { rangeError, typeError } from '../errors.js';
+import { rangeError, shown, typeError } from '../errors.js';
 import { checkConfigAgainstHeaders } from './load-checks.js';
 import { readModelHeaders, readSafetensorsHeader, readTensorBytes, readTensorBytesAsync, writeSafetensors, type TensorToWrite } from './safetensors.js';
 
@@ -149,7 +149,12 @@ function requireObject(x: unknown, what: string): void {
 function stopIds(stop: ArrayLike<number>): Int32Array {
   if (typeof stop !== 'object' || stop === null || typeof stop.length !== 'number') throw typeError('stop must be an array of token ids');
   if (!Number.isInteger(stop.length) || stop.length < 0 || stop.length > 1 << 20) throw rangeError(`stop has length ${stop.length}, at most 2^20 ids`);
-  const ids = Array.from(stop);
+  let ids: unknown[];
+  try {
+    ids = Array.from(stop);
+  } catch (e) {
+    throw typeError(`stop could not be read (${(e as Error).message})`);  // a typed array over a detached buffer
+  }
   ids.forEach((id, i) => {
     if (typeof id !== 'number') throw typeError(`stop[${i}] must be a number`);
     if (!Number.isInteger(id) || id < 0 || id > 0x7fffffff) throw rangeError(`stop[${i}] = ${id} is not a token id`);
@@ -202,7 +207,7 @@ export class Policy {
     requireObject(options, 'options');
     const device = resolvePolicyDevice(options.device);
     if (options.dtype !== undefined && options.dtype !== 'float32')
-      throw rangeError(`dtype must be 'float32' on the CPU engine, got '${String(options.dtype)}'`);
+      throw rangeError(`dtype must be 'float32' on the CPU engine, got '${shown(options.dtype)}'`);
     if (pathOrBuiltin.startsWith('builtin:')) {
       const { config, tokenizer } = builtinConfig(pathOrBuiltin.slice('builtin:'.length));
       return Policy.fromConfig(config, options, pathOrBuiltin, tokenizer);
@@ -291,7 +296,7 @@ export class Policy {
 
   private index(name: string): number {
     const i = this.names.indexOf(name);
-    if (i < 0) throw rangeError(`no parameter named ${JSON.stringify(String(name))}`);
+    if (i < 0) throw rangeError(`no parameter named ${JSON.stringify(shown(name))}`);
     return i;
   }
 
@@ -409,7 +414,7 @@ export class Policy {
     if (typeof dir !== 'string' || dir.length === 0) return Promise.reject(typeError('dir must be a non-empty string'));
     if (!isObject(options)) return Promise.reject(typeError('options must be an object'));
     const dtype = options.dtype ?? 'float32';
-    if (dtype !== 'float32' && dtype !== 'bfloat16') return Promise.reject(rangeError(`dtype must be 'float32' or 'bfloat16', got '${String(dtype)}'`));
+    if (dtype !== 'float32' && dtype !== 'bfloat16') return Promise.reject(rangeError(`dtype must be 'float32' or 'bfloat16', got '${shown(dtype)}'`));
     return this.serial(async (e) => {
       const target = resolve(dir);
       mkdirSync(dirname(target), { recursive: true });

@@ -12,7 +12,7 @@
 // responses get their loss masked out while their reward still counts in the group
 // baseline. That mask belongs to the trainer (src/train, src/rollout), not here.
 
-import { rangeError, typeError } from '../errors.js';
+import { rangeError, shown, typeError } from '../errors.js';
 
 export interface OverlongConfig {
   /** L_max: the generation limit in tokens. */
@@ -24,7 +24,7 @@ export interface OverlongConfig {
 }
 
 function checkNonNegative(name: string, v: number): void {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw typeError(`${name} must be a finite number, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw typeError(`${name} must be a finite number, got ${shown(v)}`);
   if (v < 0) throw rangeError(`${name} must be >= 0, got ${v}`);
 }
 

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { rangeError } from '../errors.js';
+import { rangeError, shown } from '../errors.js';
 
 export type RewardErrorCode =
   | 'E_REWARD_NOT_FOUND'
@@ -113,7 +113,7 @@ function settleWithin<T>(promise: PromiseLike<T>, ms: number, onTimeout: () => E
  */
 export function wrapRewardFunction(fn: UserRewardFn, file = '<reward>', options: RewardCallOptions = {}): RewardFn {
   const seconds = options.timeoutSeconds ?? DEFAULT_REWARD_TIMEOUT;
-  if (typeof seconds !== 'number' || !(seconds >= 0)) throw rangeError(`timeoutSeconds must be a number >= 0, got ${String(seconds)}`);
+  if (typeof seconds !== 'number' || !(seconds >= 0)) throw rangeError(`timeoutSeconds must be a number >= 0, got ${shown(seconds)}`);
   const limitMs = seconds > 0 ? seconds * 1000 : Infinity;
   return async (response, sample) => {
     const started = performance.now();
