@@ -53,7 +53,9 @@ class CudaLossWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     try {
       check_cuda(status_, message_);
-      deferred_.Resolve(job_.result(env, stats_));
+      deferred_.Resolve(job_.result(env, stats_));  // throws ERR_DAPO_DETACHED for a gradOut transferred away
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(with_code(e).Value());
     } catch (const std::exception& e) {
       deferred_.Reject(to_js_error(env, e).Value());
     }
@@ -77,7 +79,7 @@ Napi::Value queue_cuda_loss(Napi::Env env, const char* name, const std::function
     worker->Queue();
     return promise;
   } catch (const Napi::Error& e) {
-    deferred.Reject(e.Value());
+    deferred.Reject(with_code(e).Value());
   } catch (const std::exception& e) {
     deferred.Reject(to_js_error(env, e).Value());
   }

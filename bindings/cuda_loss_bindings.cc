@@ -95,11 +95,10 @@ Operand operand(Napi::Object args, const char* key, std::initializer_list<DType>
   } else {
     if (!value.IsTypedArray() || !dtype_of(value.As<Napi::TypedArray>().TypedArrayType(), &dtype))
       throw_type(env, std::string(key) + " must be a " + allowed(dtypes));
-    Napi::TypedArray array = value.As<Napi::TypedArray>();
-    if (array.ArrayBuffer().ByteLength() != 0 && array.ArrayBuffer().Data() == nullptr)
-      throw_type(env, std::string(key) + " refers to a detached buffer");
-    op.ptr = static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-    op.length = array.ElementLength();
+    // typed_array_view reads SharedArrayBuffers too and refuses detached buffers.
+    const View<uint8_t> view = typed_array_view<uint8_t>(env, value.As<Napi::TypedArray>(), key);
+    op.ptr = view.data;
+    op.length = view.length;
   }
   bool ok = false;
   for (DType d : dtypes) ok |= d == dtype;
@@ -213,7 +212,10 @@ struct CudaLossCall {
   Napi::Reference<Napi::Value> grad;
 };
 
-std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info) {
+// async: the module runs after control returns to JavaScript (see CallArrays). Typed-array
+// calls then copy their arrays; host typed arrays mixed with DeviceTensors are still read in
+// place (a caller must not transfer them while the call runs).
+std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
   auto call = std::make_unique<CudaLossCall>();
   dapo_cuda_loss_args& a = call->args;
@@ -222,7 +224,7 @@ std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info) {
                                                     "seqIds", "refLogprobs", "gradOut"});
   if (!device) {
     if (boolean(args, "inPlace").value_or(false)) throw_type(env, "inPlace needs logits as a DeviceTensor");
-    call->host = parse_loss_call(info);
+    call->host = parse_loss_call(info, async);
     const LossInputs& in = call->host->inputs;
     const LossOptions& o = call->host->options;
     CommonCall& c = call->common;
@@ -335,7 +337,7 @@ Napi::Value CudaDapoLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     const CudaModule& cuda = require_cuda();
-    auto call = parse_cuda_loss(info);
+    auto call = parse_cuda_loss(info, false);
     dapo_cuda_loss_stats stats{};
     char message[1024] = {0};
     check_cuda(cuda.dapo_loss(&call->args, &stats, message, sizeof message), message);
@@ -346,7 +348,7 @@ Napi::Value CudaDapoLoss(const Napi::CallbackInfo& info) {
 Napi::Value CudaDapoLossAsync(const Napi::CallbackInfo& info) {
   return queue_cuda_loss(info.Env(), "cudaDapoLossAsync", [&] {
     const CudaModule& cuda = require_cuda();
-    std::shared_ptr<CudaLossCall> call = parse_cuda_loss(info);
+    std::shared_ptr<CudaLossCall> call = parse_cuda_loss(info, true);
     return CudaLossJob{[&cuda, call](dapo_cuda_loss_stats* stats, char* message, size_t size) {
                          return cuda.dapo_loss(&call->args, stats, message, size);
                        },

@@ -32,15 +32,14 @@ class LossWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::Env env = Env();
-    if (error_) {
-      try {
-        std::rethrow_exception(error_);
-      } catch (const std::exception& e) {
-        deferred_.Reject(to_js_error(env, e).Value());
-      }
-      return;
+    try {
+      if (error_) std::rethrow_exception(error_);
+      deferred_.Resolve(result_object(env, *call_, stats_));  // throws when gradOut was detached
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(with_code(e).Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(to_js_error(env, e).Value());
     }
-    deferred_.Resolve(result_object(env, *call_, stats_));
   }
 
  private:
@@ -55,9 +54,12 @@ Napi::Value DapoLossAsync(const Napi::CallbackInfo& info) {
   auto deferred = Napi::Promise::Deferred::New(env);
   std::unique_ptr<LossCall> call;
   try {
-    call = parse_loss_call(info);
+    call = parse_loss_call(info, true);
   } catch (const Napi::Error& e) {
-    deferred.Reject(e.Value());
+    deferred.Reject(with_code(e).Value());
+    return deferred.Promise();
+  } catch (const std::exception& e) {
+    deferred.Reject(to_js_error(env, e).Value());
     return deferred.Promise();
   }
   auto* worker = new LossWorker(env, std::move(call));
@@ -71,15 +73,8 @@ Napi::Value GroupAdvantages(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       throw_type(env, "rewards must be a Float32Array");
-    Napi::Float32Array rewards = info[0].As<Napi::Float32Array>();
     if (info.Length() < 2 || !info[1].IsNumber()) throw_type(env, "groupSize must be a number");
-    const double group = info[1].As<Napi::Number>().DoubleValue();
-    if (!(group >= 1) || group != static_cast<double>(static_cast<size_t>(group)))
-      throw_range(env, "groupSize must be a positive integer");
-    const size_t group_size = static_cast<size_t>(group);
-    if (rewards.ElementLength() % group_size != 0)
-      throw_range(env, "rewards has length " + std::to_string(rewards.ElementLength()) +
-                           ", not a multiple of groupSize " + std::to_string(group_size));
+    const size_t group_size = integer_value(env, info[1].As<Napi::Number>().DoubleValue(), "groupSize", 1);
     bool use_std = true;
     double eps = 1e-6;
     if (info.Length() > 2 && !info[2].IsUndefined()) {
@@ -89,8 +84,13 @@ Napi::Value GroupAdvantages(const Napi::CallbackInfo& info) {
       eps = number(opts, "eps").value_or(1e-6);
       if (eps < 0) throw_range(env, "eps must be >= 0");
     }
-    Napi::Float32Array out = Napi::Float32Array::New(env, rewards.ElementLength());
-    group_advantages(rewards.Data(), rewards.ElementLength(), group_size, use_std, eps, out.Data());
+    // Read after the options, whose getters could otherwise detach it in between.
+    const View<float> rewards = typed_array_view<float>(env, info[0].As<Napi::TypedArray>(), "rewards");
+    if (rewards.length % group_size != 0)
+      throw_range(env, "rewards has length " + std::to_string(rewards.length) + ", not a multiple of groupSize " +
+                           std::to_string(group_size));
+    Napi::Float32Array out = Napi::Float32Array::New(env, rewards.length);
+    group_advantages(rewards.data, rewards.length, group_size, use_std, eps, out.Data());
     return out;
   });
 }

@@ -1,5 +1,7 @@
 #include "bindings/loss_call.h"
 
+#include "common/checked.h"
+
 namespace dapo::bind {
 namespace {
 
@@ -31,24 +33,29 @@ void parse_clip(Napi::Env env, Napi::Object args, LossOptions& options) {
   }
 }
 
+}  // namespace
+
+void parse_divisors(Napi::Object args, AggregationConfig& aggregation) {
+  // Counts: a fraction such as 1e-300 would make every weight infinite.
+  if (auto t = integer(args, "tokenCount", 1)) aggregation.token_count = static_cast<double>(*t);
+  if (auto s = integer(args, "seqCount", 1)) aggregation.seq_count = static_cast<double>(*s);
+}
+
+namespace {
+
 void parse_aggregation_options(Napi::Env env, Napi::Object args, LossOptions& options) {
   options.aggregation.mode = parse_aggregation(env, string(args, "aggregation"));
-  if (auto t = number(args, "tokenCount")) {
-    if (*t < 0) throw_range(env, "tokenCount must be >= 0");
-    options.aggregation.token_count = *t;
-  }
-  if (auto s = number(args, "seqCount")) {
-    if (*s < 0) throw_range(env, "seqCount must be >= 0");
-    options.aggregation.seq_count = *s;
-  }
+  parse_divisors(args, options.aggregation);
 }
 
 }  // namespace
 
-std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info) {
+std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
   Napi::Object args = require_object(info, 0, "dapoLoss options");
   auto call = std::make_unique<LossCall>();
+  call->arrays.set_async(async);
+  CallArrays& arrays = call->arrays;
   LossInputs& in = call->inputs;
 
   auto old_logprobs = typed_array<float>(args, "oldLogprobs", napi_float32_array, "Float32Array", true);
@@ -91,44 +98,38 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info) {
     if (kind == napi_float32_array) f32 = typed_array<float>(args, "logits", napi_float32_array, "Float32Array", true);
     else if (kind == napi_uint16_array) bf16 = typed_array<uint16_t>(args, "logits", napi_uint16_array, "Uint16Array", true);
     else throw_type(env, "logits must be a Float32Array or a Uint16Array (bfloat16 bits)");
-    auto vocab = number(args, "vocabSize");
+    auto vocab = integer(args, "vocabSize", 1);
     if (!vocab) throw_type(env, "vocabSize is required with logits");
-    if (*vocab < 1 || *vocab != static_cast<double>(static_cast<size_t>(*vocab)))
-      throw_range(env, "vocabSize must be a positive integer");
     if (!tokens) throw_type(env, "tokens (Int32Array) is required with logits");
     in.from_logits = true;
-    in.vocab = static_cast<size_t>(*vocab);
+    in.vocab = *vocab;
     const size_t logits_length = f32 ? f32->length : bf16->length;
-    if (logits_length != n * in.vocab)
+    // Checked: N * vocabSize past size_t would wrap to a small number a short array matches.
+    if (logits_length != checked_mul(n, in.vocab, "N * vocabSize"))
       throw_range(env, "logits has length " + std::to_string(logits_length) + ", expected N * vocabSize = " +
                            std::to_string(n) + " * " + std::to_string(in.vocab));
-    in.logits_f32 = f32 ? f32->data : nullptr;
-    in.logits_bf16 = bf16 ? bf16->data : nullptr;
-    call->keep_alive.push_back(Napi::Persistent(f32 ? f32->array : bf16->array));
-    grad_length = n * in.vocab;
+    in.logits_f32 = f32 ? arrays.input(*f32, "logits") : nullptr;
+    in.logits_bf16 = bf16 ? arrays.input(*bf16, "logits") : nullptr;
+    grad_length = logits_length;
   }
 
   in.n = n;
-  in.tokens = tokens ? tokens->data : nullptr;
-  in.logprobs = logprobs ? logprobs->data : nullptr;
-  in.old_logprobs = old_logprobs->data;
-  in.advantages = advantages->data;
-  in.mask = mask->data;
-  in.seq_ids = seq_ids ? seq_ids->data : nullptr;
-  in.ref_logprobs = ref_logprobs && call->options.kl_coef > 0 ? ref_logprobs->data : nullptr;
-  for (auto* view : {&old_logprobs, &advantages, &logprobs, &ref_logprobs})
-    if (*view) call->keep_alive.push_back(Napi::Persistent((*view)->array));
-  for (auto* view : {&tokens, &seq_ids})
-    if (*view) call->keep_alive.push_back(Napi::Persistent((*view)->array));
-  call->keep_alive.push_back(Napi::Persistent(mask->array));
+  in.tokens = tokens ? arrays.input(*tokens, "tokens") : nullptr;
+  in.logprobs = logprobs ? arrays.input(*logprobs, "logprobs") : nullptr;
+  in.old_logprobs = arrays.input(*old_logprobs, "oldLogprobs");
+  in.advantages = arrays.input(*advantages, "advantages");
+  in.mask = arrays.input(*mask, "mask");
+  in.seq_ids = seq_ids ? arrays.input(*seq_ids, "seqIds") : nullptr;
+  in.ref_logprobs = ref_logprobs && call->options.kl_coef > 0 ? arrays.input(*ref_logprobs, "refLogprobs") : nullptr;
 
-  // Outputs: the caller's gradOut when given (no allocation), else fresh arrays.
+  // Outputs: the caller's gradOut when given (no allocation in a synchronous call), else fresh
+  // arrays, which no JavaScript can reach before the call returns.
   auto grad_out = typed_array<float>(args, "gradOut", napi_float32_array, "Float32Array", false);
   if (grad_out && grad_out->length != grad_length)
     throw_range(env, "gradOut has length " + std::to_string(grad_out->length) + ", expected " + std::to_string(grad_length));
   Napi::Float32Array grad = grad_out ? grad_out->array.As<Napi::Float32Array>() : Napi::Float32Array::New(env, grad_length);
   Napi::Float32Array out_logprobs = Napi::Float32Array::New(env, n);
-  call->outputs.grad = grad.Data();
+  call->outputs.grad = grad_out ? arrays.output(*grad_out, "gradOut") : grad.Data();
   call->outputs.logprobs = out_logprobs.Data();
   call->grad = Napi::Persistent(grad);
   call->logprobs = Napi::Persistent(out_logprobs);
@@ -137,10 +138,12 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info) {
     call->outputs.entropy = entropy.Data();
     call->entropy = Napi::Persistent(entropy);
   }
+  if (!async) arrays.recheck(env);
   return call;
 }
 
 Napi::Object result_object(Napi::Env env, LossCall& call, const LossStats& stats) {
+  call.arrays.finish(env);
   Napi::Object result = Napi::Object::New(env);
   result.Set("loss", stats.loss);
   result.Set("grad", call.grad.Value());

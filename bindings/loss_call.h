@@ -10,18 +10,23 @@
 namespace dapo::bind {
 
 // Everything one dapoLoss call needs, gathered on the main thread so the arithmetic can run
-// on any thread. The references keep the caller's arrays alive while async work runs.
+// on any thread. `arrays` keeps the caller's arrays valid while the call runs (see CallArrays:
+// an async call copies arrays over an ArrayBuffer, which a transfer could free under it).
 struct LossCall {
   LossInputs inputs;
   LossOptions options;
   LossOutputs outputs;
-  std::vector<Napi::Reference<Napi::TypedArray>> keep_alive;
+  CallArrays arrays;
   Napi::Reference<Napi::Float32Array> grad, logprobs, entropy;
 };
 
-// Checks every argument (TypeError / RangeError naming it) and allocates the outputs.
-std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info);
+// Checks every argument (TypeError / RangeError naming it) and allocates the outputs. `async`:
+// the arithmetic runs after control returns to JavaScript (dapoLossAsync).
+std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info, bool async = false);
+// The result object; for an async call, first copies the gradient into the caller's gradOut.
 Napi::Object result_object(Napi::Env env, LossCall& call, const LossStats& stats);
+// tokenCount and seqCount (integers >= 1) into the aggregation's divisors.
+void parse_divisors(Napi::Object args, AggregationConfig& aggregation);
 // The `stats` member of a loss result (the same keys from every backend).
 Napi::Object loss_stats_object(Napi::Env env, const LossStats& stats);
 

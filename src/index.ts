@@ -16,7 +16,7 @@ export { loadTokenizer, CharTokenizer, TokenizerError } from './tokenizer/index.
 export type { TextTokenizer, ChatMessage, ChatTemplateOptions, LoadTokenizerOptions } from './tokenizer/index.js';
 export { loadPromptDataset, PromptSampler, DatasetError, math17kTable, MATH17K_SCHEMA, tableToParquet } from './data/index.js';
 export type { LoadDatasetOptions, PromptDataset, PromptRow, DatasetStats, DataCursor, SamplerOptions } from './data/index.js';
-export { Policy, PolicyError, ModelConfigError, packBatch, countTargets, parseHfConfig, BUILTIN_MODELS } from './policy/index.js';
+export { Policy, MIN_TEMPERATURE, PolicyError, ModelConfigError, packBatch, countTargets, parseHfConfig, BUILTIN_MODELS } from './policy/index.js';
 export type {
   PolicyConfig, PolicyDevice, PolicyDType, EngineMemory, PolicyLoadOptions, PolicyLoss, AccumulateResult, StepOptions, StepResult,
   GenerateOptions, Rollout, SaveOptions, PackedBatch, TrainBatch, SequencePair,

@@ -26,6 +26,7 @@ const CASES: Case[] = [
   ['tokens missing', (a) => ({ ...a, tokens: undefined }), TypeError, /tokens .* is required/],
   ['vocabSize not dividing the logits', (a) => ({ ...a, vocabSize: 10 }), RangeError, /logits has length 66, expected N \* vocabSize = 6 \* 10/],
   ['vocabSize fractional', (a) => ({ ...a, vocabSize: 10.5 }), RangeError, /vocabSize must be a positive integer/],
+  ['vocabSize past 2^53', (a) => ({ ...a, vocabSize: 1e300 }), RangeError, /vocabSize must be a positive integer below 2\^53, got 1e\+300/],
   ['advantages too short', (a) => ({ ...a, advantages: a.advantages.subarray(1) }), RangeError, /advantages has length 5 but oldLogprobs has N = 6/],
   ['mask too long', (a) => ({ ...a, mask: new Uint8Array(7).fill(1) }), RangeError, /mask has length 7/],
   ['token id negative', (a) => ({ ...a, tokens: Int32Array.from(a.tokens!, (t, i) => (i === 3 ? -1 : t)) }), RangeError, /tokens\[3\] = -1 is outside \[0, vocabSize = 11\)/],
@@ -41,8 +42,14 @@ const CASES: Case[] = [
   ['clipHigh negative', (a) => ({ ...a, clipHigh: -0.1 }), RangeError, /clipHigh must be >= 0/],
   ['clipC of 1', (a) => ({ ...a, clipC: 1 }), RangeError, /clipC must be greater than 1/],
   ['clipC as a string', (a) => ({ ...a, clipC: '3' }), TypeError, /clipC must be a number/],
-  ['tokenCount negative', (a) => ({ ...a, tokenCount: -1 }), RangeError, /tokenCount must be >= 0/],
-  ['tokenCount NaN', (a) => ({ ...a, tokenCount: NaN }), RangeError, /tokenCount must be finite/],
+  ['tokenCount negative', (a) => ({ ...a, tokenCount: -1 }), RangeError, /tokenCount must be a positive integer/],
+  ['tokenCount NaN', (a) => ({ ...a, tokenCount: NaN }), RangeError, /tokenCount must be a positive integer below 2\^53, got NaN/],
+  // A count: a tiny fraction made every weight infinite and the loss NaN.
+  ['tokenCount 1e-300', (a) => ({ ...a, tokenCount: 1e-300 }), RangeError, /tokenCount must be a positive integer below 2\^53, got 1e-300/],
+  ['tokenCount 1e-45', (a) => ({ ...a, tokenCount: 1e-45 }), RangeError, /tokenCount must be a positive integer/],
+  ['tokenCount fractional', (a) => ({ ...a, tokenCount: 2.5 }), RangeError, /tokenCount must be a positive integer/],
+  ['tokenCount 0', (a) => ({ ...a, tokenCount: 0 }), RangeError, /tokenCount must be a positive integer/],
+  ['seqCount fractional', (a) => ({ ...a, aggregation: 'seq-mean-token-sum', seqCount: 0.5 }), RangeError, /seqCount must be a positive integer/],
   ['entropy not a boolean', (a) => ({ ...a, entropy: 1 }), TypeError, /entropy must be a boolean/],
   ['gradOut of the wrong length', (a) => ({ ...a, gradOut: new Float32Array(5) }), RangeError, /gradOut has length 5, expected 66/],
   ['klCoef without refLogprobs', (a) => ({ ...a, klCoef: 0.1 }), TypeError, /refLogprobs .* is required when klCoef > 0/],
@@ -50,6 +57,12 @@ const CASES: Case[] = [
   ['refLogprobs too short', (a) => ({ ...a, klCoef: 0.1, refLogprobs: a.oldLogprobs.subarray(2) }), RangeError, /refLogprobs has length 4/],
   ['NaN reference log-prob', (a) => ({ ...a, klCoef: 0.1, refLogprobs: Float32Array.from(a.oldLogprobs, (x, i) => (i === 3 ? NaN : x)) }), RangeError, /refLogprobs\[3\] is not finite/],
   ['unknown device', (a) => ({ ...a, device: 'tpu' }), RangeError, /device must be 'cpu', 'cuda' or 'auto'/],
+  ['options null', () => null, TypeError, /options must be an object/],
+  ['mask over a detached buffer', (a) => {
+    const mask = a.mask.slice();
+    structuredClone(mask.buffer, { transfer: [mask.buffer] });
+    return { ...a, mask };
+  }, TypeError, /mask refers to a detached buffer/],
 ];
 
 describe('dapoLoss rejects bad input with a named error', () => {
@@ -61,6 +74,7 @@ describe('dapoLoss rejects bad input with a named error', () => {
         (e: Error & { code?: string }) => {
           assert.ok(e instanceof kind, `expected ${kind.name}, got ${e.constructor.name}: ${e.message}`);
           assert.match(e.message, message);
+          assert.equal(e.code, kind === TypeError ? 'ERR_DAPO_TYPE' : 'ERR_DAPO_RANGE', `code of: ${e.message}`);
           return true;
         },
       );
@@ -86,10 +100,11 @@ describe('edge cases that are not errors', () => {
     });
   }
 
-  test('tokenCount 0 gives zero weights, not NaN', () => {
-    const result = dapoLoss({ ...valid(), tokenCount: 0 });
-    assert.equal(result.loss, 0);
-    assert.ok(result.grad.every((g) => g === 0));
+  test('a tokenCount larger than the counted tokens scales the loss down (micro-batch of a mini-batch)', () => {
+    const args = valid();
+    const counted = args.mask.reduce((s, m) => s + m, 0);
+    const own = dapoLoss(args), shared = dapoLoss({ ...args, tokenCount: 4 * counted });
+    assert.ok(Math.abs(shared.loss - own.loss / 4) <= 1e-6 * Math.abs(own.loss) + 1e-12, `${shared.loss} vs ${own.loss} / 4`);
   });
 
   test('gradOut receives the gradient without a new allocation', () => {

@@ -25,14 +25,14 @@ test('bad batches, ids and options are named errors', async () => {
   await assert.rejects(p.accumulate(good, { kind: 'ppo' } as never), typeWith(/loss.kind must be 'dapo' or 'nll'/));
   await assert.rejects(p.accumulate({ ...good, mask: new Uint8Array(5) }, { kind: 'nll' }), rangeWith(/mask has length 5/));
   await assert.rejects(p.accumulate({ ...good, oldLogprobs: new Float32Array(2), advantages: new Float32Array(2) }, { kind: 'dapo', clipC: 0.5 }), rangeWith(/clipC must be greater than 1/));
-  await assert.rejects(p.logprobs(good, { temperature: 0 }), rangeWith(/temperature must be a finite number > 0, got 0/));
-  await assert.rejects(p.accumulate({ ...good, oldLogprobs: new Float32Array(2), advantages: new Float32Array(2) }, { kind: 'dapo', temperature: -1 }), rangeWith(/temperature must be a finite number > 0/));
+  await assert.rejects(p.logprobs(good, { temperature: 0 }), rangeWith(/temperature must be a finite number >= 0.01, got 0/));
+  await assert.rejects(p.accumulate({ ...good, oldLogprobs: new Float32Array(2), advantages: new Float32Array(2) }, { kind: 'dapo', temperature: -1 }), rangeWith(/temperature must be a finite number >= 0.01/));
   await assert.rejects(p.logprobs(good, { temperature: 'hot' as never }), typeWith(/temperature/));
   await assert.rejects(p.step({} as never), typeWith(/lr is required/));
   await assert.rejects(p.step({ lr: 1e-3, betas: [0.9, 1.5] }), rangeWith(/betas\[1\]/));
-  await assert.rejects(p.generate([Int32Array.from([1])], { maxNewTokens: -1 }), rangeWith(/maxNewTokens must be a non-negative integer/));
+  await assert.rejects(p.generate([Int32Array.from([1])], { maxNewTokens: -1 }), rangeWith(/maxNewTokens must be a non-negative integer below 2\^53/));
   await assert.rejects(p.generate([Int32Array.from([1])], { maxNewTokens: 2, topP: 0 }), rangeWith(/topP must be in \(0, 1\]/));
-  await assert.rejects(p.generate([Int32Array.from([1])], { maxNewTokens: 2, temperature: -1 }), rangeWith(/temperature must be >= 0/));
+  await assert.rejects(p.generate([Int32Array.from([1])], { maxNewTokens: 2, temperature: -1 }), rangeWith(/temperature must be 0 \(greedy\) or a finite number >= 0.01, got -1/));
   await assert.rejects(p.generate([new Int32Array(0)], { maxNewTokens: 2 }), rangeWith(/prompts\[0\] is empty/));
   await assert.rejects(p.generate([Int32Array.from([1, 99])], { maxNewTokens: 2 }), rangeWith(/prompts\[0\]\[1\] = 99 is outside/));
   await assert.rejects(p.generate([new Int32Array(256)], { maxNewTokens: 2 }), rangeWith(/leaves no room in the context/));
@@ -43,11 +43,13 @@ test('bad batches, ids and options are named errors', async () => {
   assert.throws(() => p.getParameter('nope'), rangeWith(/no parameter named "nope"/));
   await assert.rejects(Policy.load('builtin:huge'), rangeWith(/unknown builtin model/));
   await assert.rejects(Policy.load('builtin:tiny', { device: 'tpu' as never }), rangeWith(/device must be/));
-  // Non-finite weights give non-finite logits: a named error, and no gradient is added.
+  // Weights too large for float32 activations give non-finite logits: a named error, and no
+  // gradient is added. (NaN weights themselves are refused when set.)
   const w = p.getParameter('model.norm.weight');
-  const nan = Float32Array.from(w, () => NaN);
+  const huge = Float32Array.from(w, () => 3e38);
   const before = p.getParameter('model.layers.0.mlp.up_proj.weight');
-  p.setParameter('model.norm.weight', nan);
+  assert.throws(() => p.setParameter('model.norm.weight', Float32Array.from(w, () => NaN)), rangeWith(/model.norm.weight holds a non-finite value \(nan\) at flat index 0/));
+  p.setParameter('model.norm.weight', huge);
   await assert.rejects(p.accumulate(good, { kind: 'nll' }), rangeWith(/non-finite/));
   await assert.rejects(p.generate([Int32Array.from([1, 2])], { maxNewTokens: 3 }), rangeWith(/logits of prompt 0, sample 0 are not finite/));
   p.setParameter('model.norm.weight', w);

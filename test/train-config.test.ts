@@ -55,7 +55,7 @@ describe('resolveConfig', () => {
     assert.throws(() => resolveConfig({}, { clipC: 1 }), /clipC must be 0 \(off\) or greater than 1/);
     assert.throws(() => resolveConfig({}, { overlongBuffer: 16, maxResponseLen: 16 }), /overlongBuffer/);
     assert.throws(() => resolveConfig({}, { miniBatch: 99 }), /miniBatch/);
-    assert.throws(() => resolveConfig({}, { temperature: 0 }), /temperature must be greater than 0 for training rollouts, got 0/);
+    assert.throws(() => resolveConfig({}, { temperature: 0 }), /option temperature must be >= 0.01, got 0/);
   });
 });
 

@@ -83,8 +83,8 @@ describe('train on a DAPO-Math-17k parquet with a tiny Qwen3 model', { timeout: 
       for (const row of rows.slice(1)) assert.ok(Number.isFinite(row[key]), `step ${row.step}: ${key} = ${row[key]}`);
     assert.ok(rows[1]['train/kept_groups'] > 0, 'groups were kept and trained on');
     assert.ok(rows[2]['val/acc'] !== undefined && rows[4]['val/pass@k'] !== undefined, 'validation at steps 2 and 4');
-    assert.ok(readFileSync(summary.plot).subarray(1, 4).toString() === 'PNG');
-    const reloaded = await Policy.load(summary.finalModel);
+    assert.ok(readFileSync(summary.plot!).subarray(1, 4).toString() === 'PNG');
+    const reloaded = await Policy.load(summary.finalModel!);
     assert.equal(reloaded.config.modelType, 'qwen3');
     reloaded.dispose();
     const checkpoint = await Policy.load(join(straight, 'checkpoints', 'step-2', 'model'));
@@ -163,39 +163,43 @@ describe('a sampling temperature other than 1', { timeout: 300_000 }, () => {
   });
 });
 
-describe('Ctrl-C', { timeout: 300_000 }, () => {
-  test('finishes the step, writes a checkpoint and the final model, and exits cleanly', async () => {
-    const out = join(work, 'interrupted');
-    const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', cli, 'train', '--model', modelDir, '--dataset', fixture, '--reward', rewardModule, '--out', out, '--steps', '1000',
-        '--epochs', '1000', '--n', '4', '--train-batch', '2', '--gen-batch', '3', '--max-response-len', '10', '--overlong-buffer', '4',
-        '--mini-batch', '1', '--micro-batch', '3', '--eval-every', '0', '--plot-every', '0', '--dedupe'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const metrics = join(out, 'metrics.jsonl');
-    const deadline = Date.now() + 120_000;
-    // Rows for steps 0 (the start evaluation), 1 and 2: whenever the signal lands, step 2 is done.
-    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').trim().split('\n').length >= 3) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
-    assert.equal(code, 0, output);
-    assert.match(output, /stopping after this step/);
-    const steps = readMetrics(metrics).map((r) => r.step);
-    const last = steps[steps.length - 1];
-    assert.ok(last >= 2 && last < 1000, `stopped at step ${last}`);
-    assert.ok(existsSync(join(out, 'checkpoints', `step-${last}`, 'trainer-state.json')), 'checkpoint of the last step');
-    assert.ok(existsSync(join(out, 'final', 'model.safetensors')), 'final model');
+describe('Ctrl-C and SIGTERM', { timeout: 600_000 }, () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    test(`${signal} finishes the step, writes a checkpoint and the final model, exits cleanly and prints the resume command`, async () => {
+      const out = join(work, `interrupted-${signal}`);
+      const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', cli, 'train', '--model', modelDir, '--dataset', fixture, '--reward', rewardModule, '--out', out, '--steps', '1000',
+          '--epochs', '1000', '--n', '4', '--train-batch', '2', '--gen-batch', '3', '--max-response-len', '10', '--overlong-buffer', '4',
+          '--mini-batch', '1', '--micro-batch', '3', '--eval-every', '0', '--plot-every', '0', '--dedupe'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      child.stdout.on('data', (d) => (output += d));
+      child.stderr.on('data', (d) => (output += d));
+      const metrics = join(out, 'metrics.jsonl');
+      const deadline = Date.now() + 120_000;
+      // Rows for steps 0 (the start evaluation), 1 and 2: whenever the signal lands, step 2 is done.
+      while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').trim().split('\n').length >= 3) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      child.kill(signal);
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      assert.equal(code, 0, output);
+      assert.match(output, /stopping after this step/);
+      const steps = readMetrics(metrics).map((r) => r.step);
+      const last = steps[steps.length - 1];
+      assert.ok(last >= 2 && last < 1000, `stopped at step ${last}`);
+      assert.ok(existsSync(join(out, 'checkpoints', `step-${last}`, 'trainer-state.json')), 'checkpoint of the last step');
+      assert.ok(existsSync(join(out, 'final', 'model.safetensors')), 'final model');
 
-    // `train --resume DIR` alone picks up the run's own settings and carries on in its folder.
-    const resumed = spawnSync(process.execPath, ['--import', 'tsx', cli, 'train', '--resume', out, '--steps', String(last + 1)], { encoding: 'utf8' });
-    assert.equal(resumed.status, 0, resumed.stderr);
-    assert.deepEqual(readMetrics(metrics).map((r) => r.step), [...steps, last + 1]);
-  });
+      // The printed command, run as printed (plus --steps), picks up the run's own settings and
+      // carries on in its folder.
+      const printed = /dapo: resume +(.*)/.exec(output);
+      assert.ok(printed, output);
+      const resumed = spawnSync('sh', ['-c', `${printed[1]} --steps ${last + 1}`], { encoding: 'utf8' });
+      assert.equal(resumed.status, 0, resumed.stderr);
+      assert.deepEqual(readMetrics(metrics).map((r) => r.step), [...steps, last + 1]);
+    });
+  }
 });
-

@@ -23,6 +23,11 @@ class Error : public std::runtime_error {
 [[noreturn]] inline void throw_range(const std::string& message) {
   throw Error(ErrorKind::Range, "ERR_DAPO_RANGE", message);
 }
+// A non-finite value computed from finite inputs (an overflow): a range error with its own code,
+// so a caller can tell "my input was bad" from "the numbers blew up".
+[[noreturn]] inline void throw_nonfinite(const std::string& message) {
+  throw Error(ErrorKind::Range, "ERR_DAPO_NONFINITE", message);
+}
 [[noreturn]] inline void throw_runtime(const std::string& code, const std::string& message) {
   throw Error(ErrorKind::Runtime, code, message);
 }

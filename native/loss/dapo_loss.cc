@@ -35,12 +35,25 @@ void check_inputs(const LossInputs& in, bool seq_mode) {
 
 const float* ref_of(const LossInputs& in, size_t i) { return in.ref_logprobs ? in.ref_logprobs + i : nullptr; }
 
+// Keeps the lowest row index any thread reports, so the error names the first bad row.
+void note_row(std::atomic<size_t>& first, size_t row) {
+  size_t seen = first.load();
+  while (row < seen && !first.compare_exchange_weak(seen, row)) {}
+}
+
+[[noreturn]] void throw_overflow(const LossInputs& in, const LossOutputs& out, size_t row) {
+  throw_nonfinite("the loss, its gradient or the log-prob of token " + std::to_string(row) +
+                  " is not finite although the inputs are (log p = " + std::to_string(out.logprobs[row]) +
+                  ", oldLogprobs = " + std::to_string(in.old_logprobs[row]) + ", advantages = " +
+                  std::to_string(in.advantages[row]) + "): the values overflow float32");
+}
+
 void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOutputs& out,
                   const std::vector<float>& weights, std::vector<TokenRecord>& records) {
   const size_t v = in.vocab;
   // Past the last-level cache the gradient would be evicted before anyone reads it anyway.
   const bool stream = in.n * v * sizeof(float) > (size_t{32} << 20);
-  std::atomic<size_t> first_bad_row{in.n};
+  std::atomic<size_t> first_bad_row{in.n}, first_overflow_row{in.n};
   parallel_for(in.n, 1 + 16384 / v, [&](size_t begin, size_t end) {
     // The row's exps stay in this per-thread scratch (L2-sized for common vocabularies), so
     // the gradient sweep reads them back instead of computing every exp a second time.
@@ -52,8 +65,7 @@ void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOu
                                            : row_stats_exps_bf16(in.logits_bf16 + i * v, v, exps.data(), shifts.data());
       float* grad_row = out.grad + i * v;
       if (!stats.finite) {
-        size_t seen = first_bad_row.load();
-        while (i < seen && !first_bad_row.compare_exchange_weak(seen, i)) {}
+        note_row(first_bad_row, i);
         std::memset(grad_row, 0, v * sizeof(float));
         continue;
       }
@@ -70,7 +82,9 @@ void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOu
       if (out.entropy) out.entropy[i] = stats.entropy;
       const TokenTerms t = token_terms(logp, in.old_logprobs[i], in.advantages[i], ref_of(in, i), options);
       records[i] = t.record;
-      const float scale = weights[i] * t.dloss_dlogp;
+      const Contribution c = contribution(t, weights[i], logp);
+      if (!c.finite || (out.entropy && !std::isfinite(stats.entropy))) note_row(first_overflow_row, i);
+      const float scale = c.finite ? c.scale : 0.0f;
       if (scale == 0.0f) {
         std::memset(grad_row, 0, v * sizeof(float));
       } else {
@@ -80,18 +94,23 @@ void sweep_logits(const LossInputs& in, const LossOptions& options, const LossOu
   });
   if (first_bad_row.load() < in.n)
     throw_range("logits row " + std::to_string(first_bad_row.load()) + " has a non-finite value");
+  if (first_overflow_row.load() < in.n) throw_overflow(in, out, first_overflow_row.load());
 }
 
 void sweep_logprobs(const LossInputs& in, const LossOptions& options, const LossOutputs& out,
                     const std::vector<float>& weights, std::vector<TokenRecord>& records) {
+  std::atomic<size_t> first_overflow_row{in.n};
   parallel_for(in.n, 4096, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const TokenTerms t = token_terms(in.logprobs[i], in.old_logprobs[i], in.advantages[i], ref_of(in, i), options);
       records[i] = t.record;
-      out.grad[i] = weights[i] * t.dloss_dlogp;
+      const Contribution c = contribution(t, weights[i], in.logprobs[i]);
+      if (!c.finite) note_row(first_overflow_row, i);
+      out.grad[i] = c.finite ? c.scale : 0.0f;
       out.logprobs[i] = in.logprobs[i];
     }
   });
+  if (first_overflow_row.load() < in.n) throw_overflow(in, out, first_overflow_row.load());
 }
 
 }  // namespace

@@ -60,8 +60,16 @@ struct Model {
 struct RowState {
   double lse = 0;
   float scale = 0;  // weight * dl/dlogp
-  bool finite = true;
+  bool finite = true;      // the row's logits
+  bool overflow = false;   // finite inputs, but its loss, scale, log-prob or entropy is not finite
 };
+
+// The first index of x[0, n) that is not finite, or n.
+size_t first_nonfinite(const float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return i;
+  return n;
+}
 
 }  // namespace
 
@@ -119,11 +127,17 @@ LossStats dapo_loss_from_hidden(const HiddenLossInputs& in, const LossOptions& o
       const TokenTerms t = token_terms(logp, in.old_logprobs[i], in.advantages[i],
                                        in.ref_logprobs ? in.ref_logprobs + i : nullptr, options);
       records[i] = t.record;
-      row.scale = weights[i] * t.dloss_dlogp;
+      const Contribution c = contribution(t, weights[i], logp);
+      row.overflow = !c.finite || (out.entropy && !std::isfinite(out.entropy[i]));
+      row.scale = c.finite ? c.scale : 0.0f;
     }
   });
   for (size_t i = 0; i < n; ++i)
     if (!rows[i].finite) throw_range("logits row " + std::to_string(i) + " has a non-finite value");
+  for (size_t i = 0; i < n; ++i)
+    if (rows[i].overflow)
+      throw_nonfinite("the loss, its gradient or the log-prob of token " + std::to_string(i) +
+                      " is not finite although the inputs are: the values overflow float32");
 
   // Pass 2: d hidden_i = sum_j g_ij w_j with g_ij = scale_i ([j == token_i] - softmax_ij).
   parallel_for(n, 1, [&](size_t begin, size_t end) {
@@ -169,6 +183,11 @@ LossStats dapo_loss_from_hidden(const HiddenLossInputs& in, const LossOptions& o
       for (size_t k = 0; k < h; ++k) out.grad_weight[j * h + k] = static_cast<float>(acc[(j - begin) * h + k]);
   });
 
+  // Sums over the vocabulary (or the tokens) of finite terms can still overflow float32.
+  const size_t bad_hidden = first_nonfinite(out.grad_hidden, n * h), bad_weight = first_nonfinite(out.grad_weight, v * h);
+  if (bad_hidden < n * h || bad_weight < v * h)
+    throw_nonfinite(std::string("the gradient of the ") + (bad_hidden < n * h ? "hidden states" : "LM-head weight") +
+                    " is not finite although the inputs are: the values overflow float32");
   return reduce_records(in.mask, weights.data(), records.data(), n);
 }
 

@@ -1,5 +1,7 @@
 #include "loss/token_records.h"
 
+#include <cmath>
+
 namespace dapo {
 
 TokenRecord record_of(const TokenLoss& t) {
@@ -17,6 +19,12 @@ TokenTerms token_terms(float logp, float old_logp, float advantage, const float*
     out.dloss_dlogp += options.kl_coef * kl.dvalue_dlogp;
   }
   return out;
+}
+
+Contribution contribution(const TokenTerms& t, float weight, float logp) {
+  if (weight == 0.0f) return {0.0f, std::isfinite(logp)};
+  const float scale = weight * t.dloss_dlogp;
+  return {scale, std::isfinite(scale) && std::isfinite(t.record.loss) && std::isfinite(logp)};
 }
 
 LossStats reduce_records(const uint8_t* mask, const float* weights, const TokenRecord* records, size_t n) {

@@ -25,6 +25,16 @@ struct TokenTerms {
 };
 TokenTerms token_terms(float logp, float old_logp, float advantage, const float* ref_logp, const LossOptions& options);
 
+// A token's share of the results: the gradient scale of its row (0 for a token outside the loss,
+// whose terms may be anything, an infinity times a zero weight included) and whether everything
+// it adds is finite. Finite inputs can still overflow float32 (an advantage of 3e38 times a
+// ratio above 1); the kernels then throw ERR_DAPO_NONFINITE.
+struct Contribution {
+  float scale;
+  bool finite;
+};
+Contribution contribution(const TokenTerms& t, float weight, float logp);
+
 // loss = sum of weights[i] * loss over counted tokens, stats as means over counted tokens;
 // sequential in double, so the result does not depend on the thread count.
 LossStats reduce_records(const uint8_t* mask, const float* weights, const TokenRecord* records, size_t n);

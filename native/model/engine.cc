@@ -1,12 +1,15 @@
 #include "model/engine.h"
 
 #include <algorithm>
+#include <atomic>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
 #include <string>
 
+#include "common/checked.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
 #include "model/gemm.h"
@@ -295,6 +298,22 @@ Engine::Targets Engine::targets_of(const PackedBatch& batch) const {
 }
 
 
+// Bytes of the activations forward_packed keeps for t tokens in `sets` layer buffers, checked,
+// so that a batch too large for the machine is refused before any buffer is sized.
+size_t Engine::activation_bytes(size_t t, size_t sets) const {
+  const ModelConfig& c = c_;
+  const std::string what = "the activations of " + std::to_string(t) + " tokens";
+  const size_t qd = checked_mul(c.heads, c.head_dim, what), kvd = checked_mul(c.kv_heads, c.head_dim, what);
+  // Per token of one layer buffer: x_in, h1, x_mid, h2 (hidden each); q, attn (qd); k, v (kvd);
+  // gate, up, act (intermediate); q_pre, k_pre under qk_norm; a few scalars per head.
+  size_t per_token = checked_mul(4, c.hidden, what);
+  per_token = checked_add(per_token, checked_mul(c.qk_norm ? 3 : 2, qd, what), what);
+  per_token = checked_add(per_token, checked_mul(c.qk_norm ? 3 : 2, kvd, what), what);
+  per_token = checked_add(per_token, checked_mul(3, c.intermediate, what), what);
+  per_token = checked_add(per_token, checked_add(checked_mul(3, c.heads, what), c.kv_heads + 2, what), what);
+  return checked_product({t, sets, per_token, sizeof(float)}, what);
+}
+
 // The whole stack over a packed batch; records activations for the backward pass when asked.
 void Engine::forward_packed(const PackedBatch& batch, bool record, Forward& f) {
   const size_t t = batch.n_tokens, h = c_.hidden, kvd = c_.kv_heads * c_.head_dim;
@@ -310,6 +329,7 @@ void Engine::forward_packed(const PackedBatch& batch, bool record, Forward& f) {
       seq_off[i] = static_cast<uint32_t>(batch.offsets[s]);
     }
   const size_t sets = record ? c_.layers : 1;
+  check_fits_memory(activation_bytes(t, sets), "the activations of " + std::to_string(t) + " tokens");
   if (f.bufs.size() < sets) f.bufs.resize(sets);
   for (size_t i = 0; i < sets; ++i) f.bufs[i].size(c_, t);
   f.xs.assign(1, std::vector<float>());
@@ -442,7 +462,14 @@ void Engine::forward_logits(const int32_t* tokens, size_t t, float* logits) {
   count_targets(batch);
   Forward& f = reuse_forward();
   forward_packed(batch, false, f);
+  const size_t count = t * c_.vocab;
   gemm_nt(t, c_.vocab, c_.hidden, f.hf.data(), w_.data() + layout_.lm_head, logits, false);
+  std::atomic<bool> overflow{false};
+  parallel_for(count, 65536, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i)
+      if (!std::isfinite(logits[i])) overflow = true;
+  });
+  if (overflow) throw_nonfinite("the logits are not finite (the weights or activations overflowed)");
 }
 
 void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy, double temperature) {
@@ -451,6 +478,7 @@ void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy, doub
   Forward& f = reuse_forward();
   forward_packed(batch, false, f);
   const size_t v = c_.vocab;
+  std::atomic<bool> overflow{false};
   head_chunks(f, tg, chunk_cuts(tg, false), nullptr, temperature, [&](size_t r0, size_t r1, const float* logits, float*) {
     parallel_for(r1 - r0, 1 + 16384 / v, [&](size_t begin, size_t end) {
       for (size_t r = begin; r < end; ++r) {
@@ -458,9 +486,12 @@ void Engine::logprobs(const PackedBatch& batch, float* out, float* entropy, doub
         const RowStats st = row_stats_f32(row, v, entropy != nullptr);
         out[r0 + r] = row[tg.token[r0 + r]] - st.lse;
         if (entropy) entropy[r0 + r] = st.entropy;
+        if (!st.finite || !std::isfinite(out[r0 + r]) || (entropy && !std::isfinite(st.entropy))) overflow = true;
       }
     });
   });
+  if (overflow)
+    throw_nonfinite("the log-probs are not finite: the logits overflowed (the weights or activations are too large)");
 }
 
 AccumulateResult Engine::accumulate_dapo(const PackedBatch& batch, const float* old_logprobs, const float* advantages,
@@ -579,7 +610,9 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
   if (np == 0) throw_range("prompts must hold at least one prompt");
   if (n == 0) throw_range("n must be >= 1");
   if (a.prompt_offsets[0] != 0) throw_range("prompt offsets must start at 0");
+  const size_t nq = checked_mul(np, n, "prompts x n");
   std::vector<size_t> plen(np), cap(np);
+  size_t positions = 0, most_tokens = 0;
   for (size_t p = 0; p < np; ++p) {
     const int64_t len = static_cast<int64_t>(a.prompt_offsets[p + 1]) - a.prompt_offsets[p];
     if (len < 1) throw_range("prompts[" + std::to_string(p) + "] is empty");
@@ -592,15 +625,29 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
         throw_range("prompts[" + std::to_string(p) + "][" + std::to_string(i - a.prompt_offsets[p]) + "] = " +
                     std::to_string(a.prompt_tokens[i]) + " is outside [0, vocabSize = " + std::to_string(v) + ")");
     plen[p] = static_cast<size_t>(len);
-    cap[p] = std::min(plen[p] + a.max_new_tokens, c_.max_positions);
+    // plen + max_new_tokens could wrap past size_t: add only what the context has room for.
+    const size_t new_tokens = std::min(a.max_new_tokens, c_.max_positions - plen[p]);
+    cap[p] = plen[p] + new_tokens;
+    positions = checked_add(positions, checked_mul(cap[p], n, "the KV cache positions"), "the KV cache positions");
+    most_tokens = checked_add(most_tokens, checked_mul(new_tokens, n, "the generated tokens"), "the generated tokens");
   }
+  // The result's offsets are Int32Array entries.
+  if (most_tokens > static_cast<size_t>(INT32_MAX))
+    throw_range("prompts x n x maxNewTokens allows " + std::to_string(most_tokens) +
+                " generated tokens, more than an Int32Array offset can address: split the call");
+  // Everything sized by the sequences, before any of it is allocated: the KV cache of every
+  // layer, and per sequence its bookkeeping and (at most) its tokens and log-probs.
+  const size_t cache_bytes = checked_product({positions, kvd, 2 * c_.layers, sizeof(float)}, "the KV cache");
+  const size_t seq_bytes = checked_add(checked_mul(nq, 128, "the sequences"), checked_mul(most_tokens, 8, "the tokens"),
+                                       "the sequences");
+  check_fits_memory(checked_add(cache_bytes, seq_bytes, "the KV cache"),
+                    "generating " + std::to_string(nq) + " sequences (prompts x n)");
   for (size_t i = 0; i < a.n_stop; ++i)
     if (a.stop[i] < 0 || static_cast<size_t>(a.stop[i]) >= v)
       throw_range("stop[" + std::to_string(i) + "] = " + std::to_string(a.stop[i]) + " is outside [0, vocabSize)");
   rope_.ensure(*std::max_element(cap.begin(), cap.end()));
 
   // Cache: sequence q = p * n + j owns positions [base[q], base[q] + cap[p]) of each layer.
-  const size_t nq = np * n;
   std::vector<size_t> base(nq + 1, 0);
   for (size_t q = 0; q < nq; ++q) base[q + 1] = base[q] + cap[q / n];
   std::vector<std::vector<float>> kc(c_.layers), vc(c_.layers);
@@ -720,7 +767,7 @@ GenerateResult Engine::generate(const GenerateArgs& a) {
     });
     for (size_t i = 0; i < seqs.size(); ++i)
       if (bad[i])
-        throw_range("the logits of prompt " + std::to_string(seqs[i] / n) + ", sample " + std::to_string(seqs[i] % n) +
+        throw_nonfinite("the logits of prompt " + std::to_string(seqs[i] / n) + ", sample " + std::to_string(seqs[i] % n) +
                     " are not finite at new token " + std::to_string(out_tok[seqs[i]].size()) +
                     " (the weights or activations overflowed)");
     for (size_t i = 0; i < seqs.size(); ++i) {

@@ -101,6 +101,7 @@ class Engine {
   void layer_backward(size_t l, size_t t, const size_t* pos, const int32_t* offsets, size_t n_seqs, LayerBuf& b,
                       float* dx, Scratch& s);
   Targets targets_of(const PackedBatch& batch) const;
+  size_t activation_bytes(size_t t, size_t sets) const;
   void forward_packed(const PackedBatch& batch, bool record, Forward& f);
   Forward& reuse_forward();
   void backward_packed(const PackedBatch& batch, Forward& f, std::vector<float>& dhf);

@@ -2,17 +2,26 @@
 
 #include <random>
 
+#include "common/checked.h"
 #include "common/error.h"
 
 namespace dapo {
 
 namespace {
 
-// a * b, or a range error when the product does not fit (an absurd config).
-size_t checked_mul(size_t a, size_t b, const std::string& what) {
-  if (a != 0 && b > std::numeric_limits<size_t>::max() / a)
-    throw_range("the model is too large: " + what + " overflows (" + std::to_string(a) + " x " + std::to_string(b) + ")");
-  return a * b;
+// The parameter count of a config, checked, before the per-layer list is built: a layer count
+// such as 2^31 must be refused, not spend minutes and gigabytes naming parameters.
+size_t parameter_count(const ModelConfig& c) {
+  const std::string what = "the parameter count";
+  const size_t h = c.hidden, qd = checked_mul(c.heads, c.head_dim, "num_attention_heads x head_dim"),
+               kvd = checked_mul(c.kv_heads, c.head_dim, "num_key_value_heads x head_dim");
+  size_t layer = checked_add(checked_mul(2, h, what), checked_mul(2, checked_mul(qd, h, what), what), what);
+  layer = checked_add(layer, checked_mul(2, checked_mul(kvd, h, what), what), what);
+  layer = checked_add(layer, checked_mul(3, checked_mul(c.intermediate, h, what), what), what);
+  if (c.qkv_bias) layer = checked_add(layer, checked_add(qd, checked_mul(2, kvd, what), what), what);
+  if (c.qk_norm) layer = checked_add(layer, checked_mul(2, c.head_dim, what), what);
+  const size_t embed = checked_mul(checked_mul(c.vocab, h, what), c.tie_embeddings ? 1 : 2, what);
+  return checked_add(checked_add(embed, checked_mul(c.layers, layer, what), what), h, what);
 }
 
 class LayoutBuilder {
@@ -23,13 +32,11 @@ class LayoutBuilder {
     ParamInfo p;
     p.name = name;
     p.size = 1;
-    for (size_t d : shape) p.size = checked_mul(p.size, d, name);
+    for (size_t d : shape) p.size = checked_mul(p.size, d, "the size of " + name);
     p.shape = std::move(shape);
     p.offset = l_.total;
     p.decay = decay;
-    if (p.size > std::numeric_limits<size_t>::max() - l_.total)
-      throw_range("the model is too large: its parameter count overflows at " + name);
-    l_.total += p.size;
+    l_.total = checked_add(l_.total, p.size, "the parameter count");
     l_.params.push_back(std::move(p));
     return l_.params.back().offset;
   }
@@ -48,6 +55,10 @@ size_t ParamLayout::offset_of(const std::string& name) const {
 
 ParamLayout param_layout(const ModelConfig& c) {
   validate_config(c);
+  // Both engines hold (at least) the fp32 weights in host memory once: refuse what cannot fit.
+  const size_t count = parameter_count(c);
+  check_fits_memory(checked_mul(count, sizeof(float), "the parameters' bytes"),
+                    "a model of " + std::to_string(count) + " parameters");
   ParamLayout layout;
   LayoutBuilder b(layout);
   const size_t h = c.hidden, qd = checked_mul(c.heads, c.head_dim, "heads x head_dim"),

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "common/checked.h"
+
 namespace dapo {
 
 void Rope::init(const ModelConfig& c) {
@@ -32,7 +34,7 @@ void Rope::init(const ModelConfig& c) {
 void Rope::ensure(size_t positions) {
   if (positions <= positions_) return;
   const size_t half = dim_ / 2;
-  cos_.resize(positions * half);
+  cos_.resize(checked_mul(positions, half, "the RoPE table"));
   sin_.resize(positions * half);
   for (size_t p = positions_; p < positions; ++p)
     for (size_t i = 0; i < half; ++i) {

@@ -6,6 +6,11 @@
 
 namespace dapo {
 
+// The least sampling temperature other than 0 (greedy). Below it, logits / temperature
+// overflow float32 for ordinary logits and log-probs come out infinite; vLLM clamps at the same
+// 0.01 for the same reason.
+constexpr double kMinTemperature = 0.01;
+
 struct SamplingOptions {
   double temperature = 1.0;  // 0: greedy (argmax, lowest id on ties)
   double top_p = 1.0;        // keep the smallest set of most likely tokens whose mass >= top_p

@@ -2,6 +2,7 @@
 // that the native kernels implement, the twin they are tested against, and the benchmark's
 // baseline. Matches verl's compute_policy_loss ("vanilla") and agg_loss.
 import type { Aggregation, LossStats, NativeLossArgs, NativeLossResult } from '../native.js';
+import { typeError } from '../errors.js';
 
 export const LOG_RATIO_CLAMP = 20;
 
@@ -98,7 +99,7 @@ export function aggregationWeights(
     for (let i = 0; i < n; i++) weights[i] = mask[i] && divisor > 0 ? 1 / divisor : 0;
     return weights;
   }
-  if (!seqIds) throw new TypeError('seqIds is required by the seq-mean aggregations');
+  if (!seqIds) throw typeError('seqIds is required by the seq-mean aggregations');
   const perSeq = new Map<number, number>();
   for (let i = 0; i < n; i++) if (mask[i]) perSeq.set(seqIds[i], (perSeq.get(seqIds[i]) ?? 0) + 1);
   const sequences = seqCount ?? perSeq.size;

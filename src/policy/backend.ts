@@ -3,6 +3,7 @@
 // do not change with the device: 'cpu' is the fp32 engine of native/model, 'cuda' the engine of
 // libdapo_cuda.so, 'auto' CUDA when cudaInfo() says its engine is usable, else the CPU.
 import { native } from '../native.js';
+import { rangeError, shown } from '../errors.js';
 import { PolicyError } from './errors.js';
 import type { CudaComputeDType, NativePolicyConfig, NativePolicyEngine } from './native-types.js';
 
@@ -23,7 +24,7 @@ export function cudaEngineUnavailable(): string | undefined {
 /** The backend a device option selects. 'cuda' where it is unusable is an E_DEVICE error with the reason. */
 export function resolvePolicyDevice(device: PolicyDevice | undefined): 'cpu' | 'cuda' {
   if (device === undefined || device === 'cpu') return 'cpu';
-  if (device !== 'cuda' && device !== 'auto') throw new RangeError(`device must be 'cpu', 'cuda' or 'auto', got '${String(device)}'`);
+  if (device !== 'cuda' && device !== 'auto') throw rangeError(`device must be 'cpu', 'cuda' or 'auto', got '${shown(device)}'`);
   const reason = cudaEngineUnavailable();
   if (device === 'auto') return reason === undefined ? 'cuda' : 'cpu';
   if (reason !== undefined) throw new PolicyError('E_DEVICE', `device 'cuda' is not available for the policy engine: ${reason}`);
@@ -33,7 +34,7 @@ export function resolvePolicyDevice(device: PolicyDevice | undefined): 'cpu' | '
 /** The compute dtype on a device: CUDA defaults to bfloat16; the CPU computes only in float32. */
 export function resolvePolicyDType(device: 'cpu' | 'cuda', dtype: PolicyDType | undefined): PolicyDType {
   if (dtype !== undefined && dtype !== 'bfloat16' && dtype !== 'float32')
-    throw new RangeError(`dtype must be 'bfloat16' or 'float32', got '${String(dtype)}'`);
+    throw rangeError(`dtype must be 'bfloat16' or 'float32', got '${shown(dtype)}'`);
   if (device === 'cuda') return dtype ?? 'bfloat16';
   if (dtype === 'bfloat16')
     throw new PolicyError('E_DEVICE', "dtype 'bfloat16' needs the CUDA engine: the CPU engine computes in float32 (use dtype 'float32' or device 'cuda')");

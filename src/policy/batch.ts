@@ -2,6 +2,7 @@
 // are its tokens at positions t >= max(promptLength, 1), each predicted from the tokens before
 // it; every per-token array (log-probs, advantages, mask) lists the targets of all sequences
 // in order.
+import { rangeError, typeError } from '../errors.js';
 
 export interface PackedBatch {
   /** All sequences back to back. */
@@ -31,12 +32,16 @@ export interface SequencePair {
 
 /** Packs prompt + response pairs; the targets are exactly the response tokens. */
 export function packBatch(pairs: readonly SequencePair[]): PackedBatch {
-  if (!Array.isArray(pairs) || pairs.length === 0) throw new RangeError('pairs must be a non-empty array');
+  if (!Array.isArray(pairs) || pairs.length === 0) throw rangeError('pairs must be a non-empty array');
   let total = 0;
+  const isList = (x: unknown): x is ArrayLike<number> => ArrayBuffer.isView(x) || Array.isArray(x);
   pairs.forEach((p, i) => {
-    if (!p || p.prompt.length < 1) throw new RangeError(`pairs[${i}].prompt must hold at least one token`);
+    if (typeof p !== 'object' || p === null || !isList(p.prompt) || !isList(p.response))
+      throw typeError(`pairs[${i}] must be an object with prompt and response arrays of token ids`);
+    if (p.prompt.length < 1) throw rangeError(`pairs[${i}].prompt must hold at least one token`);
     total += p.prompt.length + p.response.length;
   });
+  if (total > 0x7fffffff) throw rangeError(`pairs hold ${total} tokens, more than an Int32Array offset can address`);
   const tokens = new Int32Array(total);
   const offsets = new Int32Array(pairs.length + 1);
   const promptLengths = new Int32Array(pairs.length);

@@ -1,6 +1,7 @@
 // Models made in code: `builtin:tiny` (the built-in task and the tests) and a ~20M-parameter
 // Llama-shaped model for benchmarks. Random weights from the load seed.
 import { CharTokenizer } from '../tokenizer/char.js';
+import { rangeError } from '../errors.js';
 import type { PolicyConfig } from './config.js';
 
 export const BUILTIN_MODELS = ['tiny', 'llama-20m'] as const;
@@ -68,5 +69,5 @@ export function builtinConfig(name: string): { config: PolicyConfig; tokenizer?:
     };
     return { config: llama(raw, [2], 1) };
   }
-  throw new RangeError(`unknown builtin model 'builtin:${name}' (known: ${BUILTIN_MODELS.map((m) => `builtin:${m}`).join(', ')})`);
+  throw rangeError(`unknown builtin model 'builtin:${name}' (known: ${BUILTIN_MODELS.map((m) => `builtin:${m}`).join(', ')})`);
 }

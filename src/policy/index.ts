@@ -1,5 +1,5 @@
 // The policy engine: load, generate, score, train and save Llama / Qwen2 / Qwen3 models.
-export { Policy } from './policy.js';
+export { Policy, MIN_TEMPERATURE } from './policy.js';
 export type {
   PolicyLoadOptions,
   PolicyLoss,

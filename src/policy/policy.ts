@@ -11,6 +11,8 @@ import type { PackedBatch, TrainBatch } from './batch.js';
 import { builtinConfig } from './builtin.js';
 import { parseHfConfig, toHfConfig, type PolicyConfig } from './config.js';
 import { PolicyError } from './errors.js';
+import { rangeError, shown, typeError } from '../errors.js';
+import { checkConfigAgainstHeaders } from './load-checks.js';
 import { readModelHeaders, readSafetensorsHeader, readTensorBytes, readTensorBytesAsync, writeSafetensors, type TensorToWrite } from './safetensors.js';
 
 
@@ -84,7 +86,7 @@ export interface GenerateOptions {
   /** Samples per prompt (default 1). */
   n?: number;
   maxNewTokens: number;
-  /** 0: greedy. Default 1. */
+  /** 0: greedy; otherwise at least MIN_TEMPERATURE (0.01). Default 1. */
   temperature?: number;
   topP?: number;
   /** 0: no limit. */
@@ -144,6 +146,51 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
+/**
+ * The least sampling temperature other than 0 (greedy), in generate, logprobs and the dapo
+ * loss: below it logits / temperature overflow float32 (the engine refuses it; vLLM clamps at
+ * the same 0.01).
+ */
+export const MIN_TEMPERATURE = 0.01;
+
+const isObject = (x: unknown): x is object => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function requireObject(x: unknown, what: string): void {
+  if (!isObject(x)) throw typeError(`${what} must be an object`);
+}
+
+/** generate's `stop`: token ids, each an integer (a string or 2^40 would silently become another id). */
+function stopIds(stop: ArrayLike<number>): Int32Array {
+  if (typeof stop !== 'object' || stop === null || typeof stop.length !== 'number') throw typeError('stop must be an array of token ids');
+  if (!Number.isInteger(stop.length) || stop.length < 0 || stop.length > 1 << 20) throw rangeError(`stop has length ${stop.length}, at most 2^20 ids`);
+  let ids: unknown[];
+  try {
+    ids = Array.from(stop);
+  } catch (e) {
+    throw typeError(`stop could not be read (${(e as Error).message})`);  // a typed array over a detached buffer
+  }
+  ids.forEach((id, i) => {
+    if (typeof id !== 'number') throw typeError(`stop[${i}] must be a number`);
+    if (!Number.isInteger(id) || id < 0 || id > 0x7fffffff) throw rangeError(`stop[${i}] = ${id} is not a token id`);
+  });
+  return Int32Array.from(ids);
+}
+
+/**
+ * The engine for a config read from configFile. A config too large for this machine (or to
+ * address) is an error naming the file, not a bare "out of memory".
+ */
+function createEngineFor(config: PolicyConfig, choice: EngineChoice, configFile: string): NativePolicyEngine {
+  try {
+    return createEngine(config, choice);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_DAPO_OUT_OF_MEMORY' || code === 'ERR_DAPO_RANGE')
+      throw new PolicyError('E_MODEL_CONFIG', `${configFile}: the model it describes cannot be allocated: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
 export class Policy {
   readonly config: PolicyConfig;
   /** The engine holding the weights. */
@@ -174,7 +221,8 @@ export class Policy {
 
   /** A folder in Hugging Face layout, or builtin:tiny / builtin:llama-20m (random weights). */
   static async load(pathOrBuiltin: string, options: PolicyLoadOptions = {}): Promise<Policy> {
-    if (typeof pathOrBuiltin !== 'string' || pathOrBuiltin.length === 0) throw new TypeError('path must be a non-empty string');
+    if (typeof pathOrBuiltin !== 'string' || pathOrBuiltin.length === 0) throw typeError('path must be a non-empty string');
+    requireObject(options, 'options');
     const choice = engineChoice(options);
     if (pathOrBuiltin.startsWith('builtin:')) {
       const { config, tokenizer } = builtinConfig(pathOrBuiltin.slice('builtin:'.length));
@@ -183,7 +231,8 @@ export class Policy {
     const dir = resolve(pathOrBuiltin);
     if (!existsSync(dir) || !statSync(dir).isDirectory())
       throw new PolicyError('E_MODEL_NOT_FOUND', `${pathOrBuiltin}: no such folder (expected a Hugging Face model folder or builtin:tiny)`);
-    const config = parseHfConfig(readJson(join(dir, 'config.json')), join(dir, 'config.json'));
+    const configFile = join(dir, 'config.json');
+    const config = parseHfConfig(readJson(configFile), configFile);
     const genFile = join(dir, 'generation_config.json');
     if (existsSync(genFile)) {
       const gen = readJson(genFile);
@@ -195,7 +244,8 @@ export class Policy {
       throw new PolicyError('E_MODEL_NOT_FOUND', `${dir}: no model.safetensors or model.safetensors.index.json${hint}`);
     }
     const headers = readModelHeaders(dir);
-    const engine = createEngine(config, choice);
+    checkConfigAgainstHeaders(config, headers, configFile, dir);
+    const engine = createEngineFor(config, choice, configFile);
     const policy = new Policy(config, engine, choice, dir);
     try {
       for (let i = 0; i < policy.names.length; i++) {
@@ -207,7 +257,13 @@ export class Policy {
           throw new PolicyError('E_WEIGHTS', `${entry.file}: ${name} has shape [${entry.shape.join(', ')}], the config needs [${want.join(', ')}]`);
         if (entry.dtype !== 'F32' && entry.dtype !== 'BF16' && entry.dtype !== 'F16')
           throw new PolicyError('E_WEIGHTS', `${entry.file}: ${name} has dtype ${entry.dtype} (F32, BF16 or F16 are read)`);
-        engine.setParam(i, await readTensorBytesAsync(entry), entry.dtype);
+        try {
+          engine.setParam(i, await readTensorBytesAsync(entry), entry.dtype);
+        } catch (e) {
+          // NaN or infinite weights: name the file and tensor now, not fail later in generate.
+          if ((e as { code?: string }).code === 'ERR_DAPO_NONFINITE') throw new PolicyError('E_WEIGHTS', `${entry.file}: ${(e as Error).message}`);
+          throw e;
+        }
       }
       if ((options.loadOptimizer ?? true) && existsSync(join(dir, 'optimizer.safetensors'))) policy.loadOptimizer(join(dir, 'optimizer.safetensors'));
     } catch (e) {
@@ -219,6 +275,8 @@ export class Policy {
 
   /** A randomly initialised policy of the given shape. */
   static fromConfig(config: PolicyConfig, options: PolicyLoadOptions = {}, source = 'config', tokenizer?: CharTokenizer): Policy {
+    requireObject(config, 'config');
+    requireObject(options, 'options');
     const choice = engineChoice(options);
     const engine = createEngine(config, choice);
     try {
@@ -285,7 +343,7 @@ export class Policy {
 
   private index(name: string): number {
     const i = this.names.indexOf(name);
-    if (i < 0) throw new RangeError(`no parameter named ${JSON.stringify(name)}`);
+    if (i < 0) throw rangeError(`no parameter named ${JSON.stringify(shown(name))}`);
     return i;
   }
 
@@ -295,7 +353,7 @@ export class Policy {
   }
 
   setParameter(name: string, values: Float32Array): void {
-    if (!(values instanceof Float32Array)) throw new TypeError('values must be a Float32Array');
+    if (!(values instanceof Float32Array)) throw typeError('values must be a Float32Array');
     this.sync((e) => e.setParam(this.index(name), values, 'F32'));
   }
 
@@ -318,11 +376,13 @@ export class Policy {
    * softmax(logits / temperature) (default 1): pass the temperature the rollouts were sampled at.
    */
   logprobs(batch: PackedBatch, options: { temperature?: number } = {}): Promise<Float32Array> {
+    if (!isObject(options)) return Promise.reject(typeError('options must be an object'));
     return this.serial(async (e) => (await e.logprobs(batch, { temperature: options.temperature })).logprobs);
   }
 
   /** Log-probs and the entropy of each predicting distribution. */
   logprobsWithEntropy(batch: PackedBatch, options: { temperature?: number } = {}): Promise<{ logprobs: Float32Array; entropy: Float32Array }> {
+    if (!isObject(options)) return Promise.reject(typeError('options must be an object'));
     return this.serial(async (e) => {
       const r = await e.logprobs(batch, { entropy: true, temperature: options.temperature });
       return { logprobs: r.logprobs, entropy: r.entropy! };
@@ -331,7 +391,7 @@ export class Policy {
 
   /** Forward, loss and backward; the gradients add to those of earlier calls until step(). */
   accumulate(batch: TrainBatch, loss: PolicyLoss): Promise<AccumulateResult> {
-    if (typeof loss !== 'object' || loss === null) return Promise.reject(new TypeError('loss must be an object'));
+    if (!isObject(loss)) return Promise.reject(typeError('loss must be an object'));
     return this.serial((e) => e.accumulate(batch, loss) as Promise<NativeAccumulateResult>);
   }
 
@@ -342,16 +402,25 @@ export class Policy {
 
   /** n rollouts per prompt with a KV cache, grouped by prompt. */
   generate(prompts: Int32Array[], options: GenerateOptions): Promise<Rollout[][]> {
-    if (!Array.isArray(prompts) || prompts.length === 0) return Promise.reject(new TypeError('prompts must be a non-empty array of Int32Array'));
-    if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('options must be an object'));
-    for (let i = 0; i < prompts.length; i++)
-      if (!(prompts[i] instanceof Int32Array)) return Promise.reject(new TypeError(`prompts[${i}] must be an Int32Array`));
+    if (!Array.isArray(prompts) || prompts.length === 0) return Promise.reject(typeError('prompts must be a non-empty array of Int32Array'));
+    if (!isObject(options)) return Promise.reject(typeError('options must be an object'));
+    let total = 0;
+    for (let i = 0; i < prompts.length; i++) {
+      if (!(prompts[i] instanceof Int32Array)) return Promise.reject(typeError(`prompts[${i}] must be an Int32Array`));
+      total += prompts[i].length;
+    }
+    if (total > 0x7fffffff) return Promise.reject(rangeError(`prompts hold ${total} tokens, more than an Int32Array offset can address`));
     const offsets = new Int32Array(prompts.length + 1);
     prompts.forEach((p, i) => (offsets[i + 1] = offsets[i] + p.length));
     const promptTokens = new Int32Array(offsets[prompts.length]);
     prompts.forEach((p, i) => promptTokens.set(p, offsets[i]));
     const n = options.n ?? 1;
-    const stop = options.stop === undefined ? Int32Array.from(this.config.eosTokenIds) : Int32Array.from(Array.from(options.stop));
+    let stop: Int32Array;
+    try {
+      stop = options.stop === undefined ? Int32Array.from(this.config.eosTokenIds) : stopIds(options.stop);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.serial(async (e) => {
       const r = await e.generate({
         promptTokens,
@@ -389,9 +458,10 @@ export class Policy {
    * files into a temporary folder beside dir, then renames it into place.
    */
   save(dir: string, options: SaveOptions = {}): Promise<void> {
-    if (typeof dir !== 'string' || dir.length === 0) return Promise.reject(new TypeError('dir must be a non-empty string'));
+    if (typeof dir !== 'string' || dir.length === 0) return Promise.reject(typeError('dir must be a non-empty string'));
+    if (!isObject(options)) return Promise.reject(typeError('options must be an object'));
     const dtype = options.dtype ?? 'float32';
-    if (dtype !== 'float32' && dtype !== 'bfloat16') return Promise.reject(new RangeError(`dtype must be 'float32' or 'bfloat16', got '${String(dtype)}'`));
+    if (dtype !== 'float32' && dtype !== 'bfloat16') return Promise.reject(rangeError(`dtype must be 'float32' or 'bfloat16', got '${shown(dtype)}'`));
     return this.serial(async (e) => {
       const target = resolve(dir);
       mkdirSync(dirname(target), { recursive: true });

@@ -40,7 +40,10 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     throw new PolicyError('E_MODEL_NOT_FOUND', `${file}: cannot open (${(e as Error).message})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    // A folder opens on Linux and then fails every read with a bare EISDIR.
+    if (!stat.isFile()) bad(file, `is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}, not a safetensors file`);
+    const size = stat.size;
     if (size < 8) bad(file, `file has ${size} bytes, too short for a safetensors header`);
     const lenBuf = Buffer.alloc(8);
     readSync(fd, lenBuf, 0, 8, 0);
@@ -96,7 +99,8 @@ export function readModelHeaders(dir: string, base = 'model'): Map<string, Tenso
   let indexText: string | undefined;
   try {
     indexText = readFileSync(index, 'utf8');
-  } catch {
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw new PolicyError('E_SAFETENSORS', `${index}: cannot read (${(e as Error).message})`);
     indexText = undefined;
   }
   if (indexText === undefined) return readSafetensorsHeader(single).tensors;

@@ -13,7 +13,7 @@ export {
 export type { MathRewardResult, BoxedRewardOptions } from './math-dapo.js';
 export { overlongPenalty, overlongPenaltyFor } from './overlong.js';
 export type { OverlongConfig } from './overlong.js';
-export { loadRewardModule, wrapRewardFunction, coerceRewardOutput, RewardError } from './user.js';
-export type { RewardFn, UserRewardFn, RewardSample, RewardOutput, RewardErrorCode } from './user.js';
+export { loadRewardModule, wrapRewardFunction, coerceRewardOutput, RewardError, DEFAULT_REWARD_TIMEOUT } from './user.js';
+export type { RewardFn, UserRewardFn, RewardSample, RewardOutput, RewardErrorCode, RewardCallOptions } from './user.js';
 export { resolveReward, BUILTIN_REWARDS } from './resolve.js';
 export type { BuiltinReward } from './resolve.js';

@@ -12,6 +12,8 @@
 // responses get their loss masked out while their reward still counts in the group
 // baseline. That mask belongs to the trainer (src/train, src/rollout), not here.
 
+import { rangeError, shown, typeError } from '../errors.js';
+
 export interface OverlongConfig {
   /** L_max: the generation limit in tokens. */
   maxResponseLength: number;
@@ -22,8 +24,8 @@ export interface OverlongConfig {
 }
 
 function checkNonNegative(name: string, v: number): void {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${name} must be a finite number, got ${String(v)}`);
-  if (v < 0) throw new RangeError(`${name} must be >= 0, got ${v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw typeError(`${name} must be a finite number, got ${shown(v)}`);
+  if (v < 0) throw rangeError(`${name} must be >= 0, got ${v}`);
 }
 
 /**

@@ -1,16 +1,29 @@
 // User reward modules: `--reward ./my-reward.js`, a JS (or .mjs/.cjs) file whose default
 // export (or named export `reward`) is `(response, sample) => number | { score, acc? }`,
-// sync or async.
+// sync or async. Each call has a time limit (--reward-timeout): a promise that never settles
+// or a call that takes too long is an E_REWARD_TIMEOUT error, not a run that hangs or exits
+// without a word.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
+import { rangeError, shown } from '../errors.js';
 
 export type RewardErrorCode =
   | 'E_REWARD_NOT_FOUND'
   | 'E_REWARD_IMPORT'
   | 'E_REWARD_NO_FUNCTION'
   | 'E_REWARD_THREW'
-  | 'E_REWARD_BAD_RESULT';
+  | 'E_REWARD_BAD_RESULT'
+  | 'E_REWARD_TIMEOUT';
+
+/** Seconds one call of a reward module may take unless --reward-timeout says otherwise. */
+export const DEFAULT_REWARD_TIMEOUT = 60;
+
+export interface RewardCallOptions {
+  /** Seconds one call may take (default DEFAULT_REWARD_TIMEOUT); 0: no limit. */
+  timeoutSeconds?: number;
+}
 
 export class RewardError extends Error {
   readonly code: RewardErrorCode;
@@ -72,15 +85,48 @@ export function coerceRewardOutput(value: unknown, file = '<reward>'): RewardOut
   throw new RewardError('E_REWARD_BAD_RESULT', `${file}: reward function returned ${shown}, expected a number or { score, acc }`, { file });
 }
 
-/** Wrap a plain function (sync or async) into the uniform async RewardFn. */
-export function wrapRewardFunction(fn: UserRewardFn, file = '<reward>'): RewardFn {
+// setTimeout's longest delay (about 24.8 days); a longer limit is no limit.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timeoutError(file: string, seconds: number, what: string): RewardError {
+  return new RewardError(
+    'E_REWARD_TIMEOUT',
+    `${file}: reward function ${what} within ${seconds} s (--reward-timeout) for one response; make it faster or raise --reward-timeout`,
+    { file },
+  );
+}
+
+/** The value of a promise, or a timeout error once `ms` have passed. */
+function settleWithin<T>(promise: PromiseLike<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  if (!(ms <= MAX_TIMER_MS)) return Promise.resolve(promise);
+  let timer: NodeJS.Timeout | undefined;
+  // The pending timer also keeps the process alive, so a promise that never settles cannot let
+  // Node exit (with code 13) in the middle of a run.
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)));
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Wrap a plain function (sync or async) into the uniform async RewardFn. A call taking longer
+ * than options.timeoutSeconds is E_REWARD_TIMEOUT: a promise is abandoned when the time is up;
+ * a synchronous function cannot be interrupted and fails when it returns late.
+ */
+export function wrapRewardFunction(fn: UserRewardFn, file = '<reward>', options: RewardCallOptions = {}): RewardFn {
+  const seconds = options.timeoutSeconds ?? DEFAULT_REWARD_TIMEOUT;
+  if (typeof seconds !== 'number' || !(seconds >= 0)) throw rangeError(`timeoutSeconds must be a number >= 0, got ${shown(seconds)}`);
+  const limitMs = seconds > 0 ? seconds * 1000 : Infinity;
   return async (response, sample) => {
+    const started = performance.now();
     let value: unknown;
     try {
-      value = await fn(response, sample);
+      value = fn(response, sample);
+      if (typeof (value as PromiseLike<unknown> | null)?.then === 'function')
+        value = await settleWithin(value as PromiseLike<unknown>, limitMs, () => timeoutError(file, seconds, 'did not settle'));
     } catch (err) {
+      if (err instanceof RewardError) throw err;
       throw new RewardError('E_REWARD_THREW', `${file}: reward function threw: ${err instanceof Error ? err.message : String(err)}`, { file, cause: err });
     }
+    if (performance.now() - started > limitMs) throw timeoutError(file, seconds, 'did not return');
     return coerceRewardOutput(value, file);
   };
 }
@@ -89,7 +135,7 @@ export function wrapRewardFunction(fn: UserRewardFn, file = '<reward>'): RewardF
  * Import a user reward module. Its default export, or a named export `reward` or
  * `computeScore`, must be a function `(response, sample) => number | { score, acc? }`.
  */
-export async function loadRewardModule(path: string): Promise<RewardFn> {
+export async function loadRewardModule(path: string, options: RewardCallOptions = {}): Promise<RewardFn> {
   const file = resolve(path);
   if (!existsSync(file)) throw new RewardError('E_REWARD_NOT_FOUND', `reward module not found: ${file}`, { file });
   if (!statSync(file).isFile()) throw new RewardError('E_REWARD_NOT_FOUND', `reward module is not a file: ${file}`, { file });
@@ -112,5 +158,5 @@ export async function loadRewardModule(path: string): Promise<RewardFn> {
       { file },
     );
   }
-  return wrapRewardFunction(fn as UserRewardFn, file);
+  return wrapRewardFunction(fn as UserRewardFn, file, options);
 }

@@ -11,14 +11,24 @@ export interface WarmupOptions {
   batch: number;
   lr: number;
   seed: number;
+  /** Asked between steps: true stops the warm-up there (Ctrl-C or SIGTERM during it). */
+  shouldStop?: () => boolean;
+}
+
+export interface WarmupResult {
+  /** The last step's loss (NaN when no step ran). */
+  loss: number;
+  /** Stopped by shouldStop before its last step. */
+  stopped: boolean;
 }
 
 export const WARMUP_DEFAULTS: WarmupOptions = { steps: 1000, batch: 64, lr: 3e-3, seed: 7 };
 
-export async function warmup(policy: Policy, tokenizer: TextTokenizer, task: ArithmeticTask, options: WarmupOptions): Promise<number> {
+export async function warmup(policy: Policy, tokenizer: TextTokenizer, task: ArithmeticTask, options: WarmupOptions): Promise<WarmupResult> {
   const examples = task.warmup(options.steps * options.batch, options.seed);
   let lastLoss = NaN;
   for (let step = 0; step < options.steps; step++) {
+    if (options.shouldStop?.()) return { loss: lastLoss, stopped: true };
     const part = examples.slice(step * options.batch, (step + 1) * options.batch);
     const samples = await Promise.all(
       part.map(async (ex) => ({
@@ -33,5 +43,5 @@ export async function warmup(policy: Policy, tokenizer: TextTokenizer, task: Ari
     await policy.step({ lr: options.lr * Math.min(1, (step + 1) / 10), clipGradNorm: 1.0 });
     lastLoss = result.loss;
   }
-  return lastLoss;
+  return { loss: lastLoss, stopped: false };
 }

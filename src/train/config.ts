@@ -3,6 +3,9 @@
 // all read through it, and the resolved config is written beside each run.
 import { readFileSync } from 'node:fs';
 
+import { MIN_TEMPERATURE } from '../policy/index.js';
+import { DEFAULT_REWARD_TIMEOUT } from '../reward/index.js';
+
 export const ALGOS = ['dapo', 'grpo'] as const;
 export const AGGREGATIONS = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
@@ -23,6 +26,7 @@ export interface TrainConfig {
   maxPromptLen: number;
   promptOverflow: (typeof PROMPT_OVERFLOW)[number];
   reward: string;
+  rewardTimeout: number;
   out: string | undefined;
   seed: number;
   device: (typeof DEVICES)[number];
@@ -69,6 +73,7 @@ export interface TrainConfig {
   valTopP: number;
   valLimit: number;
   saveEvery: number;
+  saveLimit: number;
   plotEvery: number;
 }
 
@@ -101,6 +106,7 @@ export const RECIPE_DEFAULTS: TrainConfig = {
   maxPromptLen: 2048,
   promptOverflow: 'drop',
   reward: 'dapo-math',
+  rewardTimeout: DEFAULT_REWARD_TIMEOUT,
   out: undefined,
   seed: 1,
   device: 'auto',
@@ -147,6 +153,7 @@ export const RECIPE_DEFAULTS: TrainConfig = {
   valTopP: 0.7,
   valLimit: 0,
   saveEvery: 0,
+  saveLimit: 0,
   plotEvery: 10,
 };
 
@@ -190,7 +197,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'dedupe', kind: 'boolean', group: 'Model and data', describe: 'drop repeated prompts (DAPO-Math-17k repeats each ~100 times)' },
   { key: 'maxPromptLen', kind: 'number', int: true, min: 1, group: 'Model and data', describe: 'longest prompt in tokens' },
   { key: 'promptOverflow', kind: 'string', choices: PROMPT_OVERFLOW, group: 'Model and data', describe: 'what to do with longer prompts' },
-  { key: 'reward', kind: 'string', group: 'Model and data', describe: "'dapo-math', 'boxed', or a JS module exporting (response, sample) => number | {score, acc}" },
+  { key: 'reward', kind: 'string', group: 'Model and data', describe: "'dapo-math', 'boxed', or a JS module exporting (response, sample) => number | {score, acc} (used with the built-in task too)" },
+  { key: 'rewardTimeout', kind: 'number', min: 0, group: 'Model and data', describe: 'seconds one call of a reward module may take before the run stops with E_REWARD_TIMEOUT (0: no limit)' },
   { key: 'out', kind: 'string', group: 'Run', describe: 'output folder (default runs/<timestamp>)' },
   { key: 'seed', kind: 'number', int: true, min: 0, group: 'Run', describe: 'seed for the model init, sampling and data order' },
   { key: 'device', kind: 'string', choices: DEVICES, group: 'Run', describe: "where the policy runs ('auto': CUDA when its engine is usable, else the CPU)" },
@@ -206,7 +214,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'dynamicSampling', kind: 'boolean', group: 'Rollout', describe: 'drop groups whose responses are all right or all wrong, refill' },
   { key: 'keepSurplus', kind: 'boolean', group: 'Rollout', describe: 'keep groups beyond trainBatch for the next step' },
   { key: 'maxResponseLen', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'L_max, response tokens at most' },
-  { key: 'temperature', kind: 'number', min: 0, group: 'Rollout', describe: 'sampling temperature (> 0; training log-probs use logits / temperature, as verl)' },
+  { key: 'temperature', kind: 'number', min: MIN_TEMPERATURE, group: 'Rollout', describe: `sampling temperature (>= ${MIN_TEMPERATURE}; training log-probs use logits / temperature, as verl)` },
   { key: 'topP', kind: 'number', min: 0, max: 1, group: 'Rollout', describe: 'nucleus sampling' },
   { key: 'topK', kind: 'number', int: true, min: 0, group: 'Rollout', describe: 'top-k sampling (0: off)' },
   { key: 'overlongShaping', kind: 'boolean', group: 'Rollout', describe: 'soft overlong punishment in the last overlongBuffer tokens' },
@@ -230,10 +238,11 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'klCoef', kind: 'number', min: 0, group: 'Loss', describe: "KL penalty to the frozen starting policy (verl's low_var_kl; 0: none, as DAPO)" },
   { key: 'evalEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'validate every N steps (0: only at the start and end)' },
   { key: 'valSamples', kind: 'number', int: true, min: 1, group: 'Evaluation and output', describe: 'k samples per validation prompt (val/acc is their mean; val/pass@k)' },
-  { key: 'valTemperature', kind: 'number', min: 0, group: 'Evaluation and output', describe: 'validation temperature (0: greedy)' },
+  { key: 'valTemperature', kind: 'number', min: 0, group: 'Evaluation and output', describe: `validation temperature (0: greedy, else >= ${MIN_TEMPERATURE})` },
   { key: 'valTopP', kind: 'number', min: 0, max: 1, group: 'Evaluation and output', describe: 'validation top-p' },
   { key: 'valLimit', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'validation prompts at most (0: all)' },
   { key: 'saveEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'checkpoint every N steps (0: only final/)' },
+  { key: 'saveLimit', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'keep only the newest N checkpoints (0: all), as transformers\' save_total_limit' },
   { key: 'plotEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'redraw training_metrics.png every N steps' },
 ];
 
@@ -293,8 +302,8 @@ export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<T
     ...chosen,
   };
   for (const spec of OPTIONS) checkOption(spec, config[spec.key], 'option');
-  // Greedy rollouts make every group uniform, and the loss needs the sampled distribution.
-  if (config.temperature <= 0) throw new ConfigError(`option temperature must be greater than 0 for training rollouts, got ${config.temperature}`);
+  if (config.valTemperature !== 0 && config.valTemperature < MIN_TEMPERATURE)
+    throw new ConfigError(`option valTemperature must be 0 (greedy) or >= ${MIN_TEMPERATURE}, got ${config.valTemperature}`);
   if (config.clipC !== 0 && config.clipC <= 1) throw new ConfigError(`option clipC must be 0 (off) or greater than 1, got ${config.clipC}`);
   if (config.overlongShaping && config.overlongBuffer >= config.maxResponseLen)
     throw new ConfigError(`overlongBuffer (${config.overlongBuffer}) must be smaller than maxResponseLen (${config.maxResponseLen})`);

@@ -55,19 +55,22 @@ export function policyOptions(config: Pick<TrainConfig, 'device' | 'dtype' | 're
 export async function setupRun(config: TrainConfig, modelSource?: string): Promise<RunInputs> {
   const notes: string[] = [];
   const builtinData = config.dataset === BUILTIN_DATASET;
+  // The reward module first: a wrong path fails before a model is loaded for nothing.
+  const reward = await resolveReward(config.reward, { timeoutSeconds: config.rewardTimeout });
   const policy = await Policy.load(modelSource ?? config.model, { ...policyOptions(config), seed: config.seed });
   const tokenizer: TextTokenizer = policy.tokenizer ?? loadTokenizer(resolve(modelSource ?? config.model));
   if (!tokenizer.hasChatTemplate) notes.push('the tokenizer has no chat template: prompts are plain text');
 
+  // --reward applies to the built-in task as to a parquet file (its rows carry the answer).
   if (builtinData) {
     const task = makeArithmeticTask({ seed: config.seed });
     const encode = async (rows: PromptRow[]) => ({ rows, ids: await encodeRows(rows, tokenizer) });
     notes.push(`built-in task: ${task.train.length} training problems, ${task.val.length} held out`);
-    return { policy, tokenizer, train: await encode(task.train), val: await encode(task.val), reward: await resolveReward('dapo-math'), builtinTask: task, notes };
+    if (config.reward !== 'dapo-math') notes.push(`reward: ${config.reward}`);
+    return { policy, tokenizer, train: await encode(task.train), val: await encode(task.val), reward, builtinTask: task, notes };
   }
 
   const train = await loadParquetPrompts(config.dataset, config, tokenizer, notes);
   const val = config.valDataset ? await loadParquetPrompts(config.valDataset, config, tokenizer, notes) : undefined;
-  const reward = await resolveReward(config.reward);
   return { policy, tokenizer, train, val, reward, builtinTask: undefined, notes };
 }

@@ -1,7 +1,7 @@
 // The DAPO loop: generate groups until the batch holds enough informative ones (dynamic
 // sampling), update the policy on them, log a metrics line; validate, checkpoint and plot
 // on schedule; leave a Hugging Face model in final/.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { PromptSampler } from '../data/index.js';
@@ -11,20 +11,28 @@ import { generateGroups } from '../rollout/generate.js';
 import type { Group } from '../rollout/types.js';
 import { warmup, WARMUP_DEFAULTS } from '../task/warmup.js';
 import { samplesFromGroups } from './batch.js';
-import { deserializeGroups, findCheckpoint, readTrainerState, saveCheckpoint, serializeGroups, type TrainerState } from './checkpoint.js';
+import {
+  checkpointSteps, deserializeGroups, findCheckpoint, isCheckpoint, pruneCheckpoints, readTrainerState, saveCheckpoint, serializeGroups,
+  type TrainerState,
+} from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { mean, MetricsLog, type Metrics } from './metrics.js';
 import { perfMetrics, updateFlops } from './perf.js';
 import { plotRun } from './plot.js';
 import { Progress } from './progress.js';
+import { chooseRunFolder, clearRun, holdsRun, removeStaleTemporaries, runFolderOf, runHasProgress } from './run-folder.js';
 import { policyOptions, setupRun, type RunInputs } from './setup.js';
+import { StopSignals } from './signals.js';
 import { updatePolicy } from './update.js';
 
 export interface TrainOptions {
+  /** A run folder or one of its checkpoints: the run continues there, in that folder. */
   resume?: string;
+  /** Start a new run in a folder that holds one, deleting that run's files first. */
+  overwrite?: boolean;
   log?: (line: string) => void;
-  /** Install the Ctrl-C handler (finish the step, checkpoint, exit). Off in tests. */
+  /** Handle Ctrl-C and SIGTERM (finish the step or abandon the warm-up, checkpoint, exit). Off in tests. */
   handleSignals?: boolean;
 }
 
@@ -33,9 +41,14 @@ export interface TrainSummary {
   steps: number;
   startVal?: EvalResult;
   endVal?: EvalResult;
-  finalModel: string;
-  plot: string;
+  /** final/, absent when the run stopped during the warm-up. */
+  finalModel?: string;
+  plot?: string;
   interrupted: boolean;
+  /** The signal that stopped the run. */
+  signal?: NodeJS.Signals;
+  /** Stopped during the supervised warm-up: nothing to checkpoint yet; a resume starts the run over. */
+  stoppedInWarmup?: boolean;
 }
 
 /** A generation seed per (step, generation batch): a resumed run draws what a straight one would. */
@@ -135,7 +148,8 @@ async function runStep(
 
 /**
  * Where training starts from: on resume the checkpoint (metrics past it dropped); a built-in
- * model first gets the supervised warm-up. Returns the starting model, the KL reference.
+ * model first gets the supervised warm-up. Returns the starting model, the KL reference, or
+ * undefined when a signal stopped the warm-up.
  */
 async function prepareStart(
   run: RunInputs,
@@ -145,7 +159,8 @@ async function prepareStart(
   metricsLog: MetricsLog,
   log: (line: string) => void,
   resumeFrom: string | undefined,
-): Promise<string> {
+  stop: StopSignals,
+): Promise<string | undefined> {
   if (state) {
     metricsLog.truncateAfter(state.step);
     log(`dapo: resuming from ${resumeFrom} after step ${state.step}`);
@@ -156,7 +171,12 @@ async function prepareStart(
   if (!run.builtinTask) return config.model;
   // A random built-in model learns the answer format first; the warm-up's optimizer state is
   // dropped, so RL starts with a fresh AdamW.
-  const loss = await warmup(run.policy, run.tokenizer, run.builtinTask, { ...WARMUP_DEFAULTS, seed: config.seed + 7 });
+  const { loss, stopped } = await warmup(run.policy, run.tokenizer, run.builtinTask, {
+    ...WARMUP_DEFAULTS,
+    seed: config.seed + 7,
+    shouldStop: () => stop.requested,
+  });
+  if (stopped) return undefined;
   const warmDir = join(outDir, 'warmup-model');
   await run.policy.save(warmDir, { optimizer: false });
   run.policy.dispose();
@@ -165,13 +185,38 @@ async function prepareStart(
   return warmDir;
 }
 
+/**
+ * The checkpoint a resume continues from, or undefined when the run folder has none because
+ * the run stopped before its first step (in the warm-up): then it starts over in its folder.
+ */
+function resumePoint(resume: string, outDir: string, log: (line: string) => void): string | undefined {
+  const dir = runFolderOf(resume);
+  if (dir === outDir && !isCheckpoint(dir) && checkpointSteps(dir).length === 0 && holdsRun(dir) && !runHasProgress(dir)) {
+    log(`dapo: ${dir} has no checkpoint (the run stopped before its first step): starting it over there`);
+    clearRun(dir);
+    return undefined;
+  }
+  return findCheckpoint(resume);
+}
+
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainSummary> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const resumeFrom = options.resume ? findCheckpoint(options.resume) : undefined;
+  // Installed first, so that a signal during the set-up or the warm-up stops the run cleanly too.
+  const stop = new StopSignals(log, options.handleSignals ?? false);
+  try {
+    return await trainRun(config, options, log, stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function trainRun(config: TrainConfig, options: TrainOptions, log: (line: string) => void, stop: StopSignals): Promise<TrainSummary> {
+  const outDir = chooseRunFolder({ out: config.out, resume: options.resume, overwrite: options.overwrite ?? false, defaultOut: defaultOutDir });
+  const resumeFrom = options.resume !== undefined ? resumePoint(options.resume, outDir, log) : undefined;
   const state: TrainerState | undefined = resumeFrom ? readTrainerState(resumeFrom) : undefined;
-  const outDir = resolve(config.out ?? (options.resume && !existsSync(join(options.resume, 'trainer-state.json')) ? options.resume : defaultOutDir()));
   mkdirSync(outDir, { recursive: true });
-  writeJsonAtomic(join(outDir, 'config.json'), config);
+  for (const stale of removeStaleTemporaries(outDir)) log(`dapo: removed ${stale}, left by a write that was killed`);
+  writeJsonAtomic(join(outDir, 'config.json'), { ...config, out: outDir });
 
   const run = await setupRun(config, resumeFrom ? join(resumeFrom, 'model') : undefined);
   for (const note of run.notes) log(`dapo: ${note}`);
@@ -181,7 +226,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const optimizerSteps = { value: state?.optimizerSteps ?? 0 };
   const firstStep = (state?.step ?? 0) + 1;
 
-  const startModel = await prepareStart(run, config, outDir, state, metricsLog, log, resumeFrom);
+  const startModel = await prepareStart(run, config, outDir, state, metricsLog, log, resumeFrom, stop);
+  if (startModel === undefined) {
+    log('dapo: stopped during the supervised warm-up; nothing to checkpoint yet (a resume starts the run over)');
+    run.policy.dispose();
+    return { outDir, steps: 0, interrupted: true, signal: stop.signal, stoppedInWarmup: true };
+  }
   const reference = config.klCoef > 0 ? await Policy.load(startModel, { ...policyOptions(config), seed: config.seed, loadOptimizer: false }) : undefined;
 
   // One seed for every validation, so val/acc moves with the policy, not with the draws.
@@ -201,14 +251,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
 
   let interrupted = false;
-  let stopRequested = false;
-  const onSignal = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    log('\ndapo: stopping after this step (Ctrl-C again to quit at once)');
-  };
-  if (options.handleSignals) process.on('SIGINT', onSignal);
-
   const progress = new Progress(config.steps, firstStep - 1);
   let step = firstStep - 1;
   let endVal: EvalResult | undefined;
@@ -238,7 +280,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         ...(metrics['val/acc'] !== undefined ? { 'val/acc': metrics['val/acc'].toFixed(3) } : {}),
       });
       const scheduled = config.saveEvery > 0 && step % config.saveEvery === 0;
-      if (scheduled || (stopRequested && step < config.steps)) {
+      if (scheduled || (stop.requested && step < config.steps)) {
         await saveCheckpoint(join(outDir, 'checkpoints', `step-${step}`), run.policy, {
           step,
           optimizerSteps: optimizerSteps.value,
@@ -246,13 +288,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
           surplus: serializeGroups(carried),
           startModel,
         });
+        pruneCheckpoints(outDir, config.saveLimit);
       }
       if (config.plotEvery > 0 && step % config.plotEvery === 0) await plotRun(outDir);
       if (result.exhausted) {
         progress.note(`dapo: the dataset ran out after ${config.epochs} epoch(s) at step ${step}`);
         break;
       }
-      if (stopRequested) {
+      if (stop.requested) {
         interrupted = true;
         break;
       }
@@ -260,12 +303,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   } finally {
     progress.finish();
     if (shortSteps > 1) log(`dapo: ${shortSteps} steps trained on fewer than ${config.trainBatch} groups (train/batch_short in metrics.jsonl)`);
-    if (options.handleSignals) process.off('SIGINT', onSignal);
   }
   const finalModel = join(outDir, 'final');
   await run.policy.save(finalModel, { optimizer: false });
   const plot = await plotRun(outDir);
   run.policy.dispose();
   reference?.dispose();
-  return { outDir, steps: Math.min(step, config.steps), startVal, endVal, finalModel, plot, interrupted };
+  return { outDir, steps: Math.min(step, config.steps), startVal, endVal, finalModel, plot, interrupted, signal: stop.signal };
 }

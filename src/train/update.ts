@@ -70,7 +70,9 @@ export async function updatePolicy(
   let lr = learningRate(config, steps);
   for (let epoch = 0; epoch < config.epochsPerBatch; epoch++) {
     for (const mini of chunks(samples, perMini)) {
-      const { tokenCount, seqCount } = lossDivisors(mini);
+      // Counts are at least 1: a mini-batch with nothing counted has zero weights either way.
+      const divisors = lossDivisors(mini);
+      const tokenCount = Math.max(1, divisors.tokenCount), seqCount = Math.max(1, divisors.seqCount);
       let miniLoss = 0;
       for (const micro of chunks(mini, config.microBatch)) {
         const batch = packSamples(micro);

@@ -1,0 +1,178 @@
+// Calls that used to crash the process (SIGSEGV) or read freed memory, run in a child process:
+// `node --import tsx --expose-gc test/helpers/crash-cases.ts [case...]` runs the named cases (all
+// by default) and prints two JSON lines per case, { case, start: true } before it and
+// { case, ok, value } or { case, error: { name, code, message } } after, so that when a case
+// kills the process the parent test (test/robust-native.test.ts) can say which one did.
+import { dapoLoss, dapoLossAsync } from '../../src/loss/index.js';
+import { builtinConfig, Policy } from '../../src/policy/index.js';
+import { native, type NativeLossArgs } from '../../src/native.js';
+import { Rng } from './random.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with --expose-gc');
+
+/** Frees what nothing references any more, the backing stores of detached buffers included. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    gc!();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Detaches buf (as a postMessage transfer does) and drops the new owner, so GC can free it. */
+function transferAway(buf: ArrayBufferLike): void {
+  structuredClone(buf, { transfer: [buf as ArrayBuffer] });
+}
+
+/** Loss inputs over logits large enough (64 MiB) that the allocator unmaps them when freed. */
+function bigLogitsArgs(seed: number): NativeLossArgs {
+  const rng = new Rng(seed);
+  const n = 256, v = 65536;
+  const logits = new Float32Array(n * v);
+  for (let i = 0; i < logits.length; i += 97) logits[i] = rng.normal();
+  return {
+    logits,
+    vocabSize: v,
+    tokens: Int32Array.from({ length: n }, () => rng.int(v)),
+    oldLogprobs: Float32Array.from({ length: n }, () => -11 - rng.next()),
+    advantages: Float32Array.from({ length: n }, () => rng.normal()),
+    mask: new Uint8Array(n).fill(1),
+  };
+}
+
+function tinyConfig() {
+  return builtinConfig('tiny').config;
+}
+
+const CASES: Record<string, () => Promise<unknown>> = {
+  // n x prompts wrapped in 64 bits and sized nothing.
+  async 'generate-n-overflow'() {
+    const policy = await Policy.load('builtin:tiny');
+    return policy.generate([Int32Array.from([1, 2]), Int32Array.from([3])], { n: 2 ** 63, maxNewTokens: 1 });
+  },
+  // A huge n that does not wrap but needs more memory than any machine has.
+  async 'generate-n-huge'() {
+    const policy = await Policy.load('builtin:tiny');
+    return policy.generate([Int32Array.from([1, 2])], { n: 2 ** 40, maxNewTokens: 8 });
+  },
+  // prompt length + maxNewTokens wrapped and sized the KV cache for one position.
+  async 'generate-kv-wrap'() {
+    const policy = Policy.fromConfig({ ...tinyConfig(), maxPositions: 4096 });
+    return policy.generate([new Int32Array(2049).fill(1)], { maxNewTokens: 2 ** 64 - 2048 });
+  },
+  // The largest maxNewTokens allowed fills the context and no more.
+  async 'generate-kv-max'() {
+    const policy = Policy.fromConfig({ ...tinyConfig(), maxPositions: 4096 });
+    const [[r]] = await policy.generate([new Int32Array(2049).fill(1)], { maxNewTokens: Number.MAX_SAFE_INTEGER, temperature: 0, stop: [] });
+    return { tokens: r.tokens.length };
+  },
+  // The worker read logits whose buffer was transferred away and freed.
+  async 'async-logits-transfer'() {
+    const args = bigLogitsArgs(1);
+    const expected = dapoLoss(args);
+    const pending = dapoLossAsync(args);
+    transferAway(args.logits!.buffer);
+    await collect();
+    const got = await pending;
+    return { same: got.loss === expected.loss && got.grad.every((g, i) => g === expected.grad[i]), detached: args.logits!.length === 0 };
+  },
+  // The worker wrote into a gradOut whose buffer was transferred away and freed.
+  async 'async-gradout-transfer'() {
+    const args = bigLogitsArgs(2);
+    const gradOut = new Float32Array(args.logits!.length);
+    const pending = dapoLossAsync({ ...args, gradOut });
+    const settled = pending.then(() => undefined, (e: unknown) => e);  // handled before it rejects
+    transferAway(gradOut.buffer);
+    await collect();
+    const error = await settled;
+    if (error) throw error;
+    return 'resolved';
+  },
+  // gradOut kept: the gradient lands in it, as in the synchronous call.
+  async 'async-gradout-kept'() {
+    const args = bigLogitsArgs(3);
+    const expected = dapoLoss(args);
+    const gradOut = new Float32Array(args.logits!.length);
+    const got = await dapoLossAsync({ ...args, gradOut });
+    return { same: got.grad === gradOut && gradOut.every((g, i) => g === expected.grad[i]) };
+  },
+  // A getter on the options detached an array read before it; the call then read freed memory.
+  // (The addon directly: dapoLoss's own option spread would run the getter before the call.)
+  async 'sync-getter-detach'() {
+    const n = 1 << 24;
+    const args: Record<string, unknown> = {
+      logprobs: new Float32Array(n).fill(-1),
+      oldLogprobs: new Float32Array(n).fill(-1),
+      advantages: new Float32Array(n).fill(1),
+    };
+    const mask = new Uint8Array(n).fill(1);
+    Object.defineProperty(args, 'mask', {
+      enumerable: true,
+      get() {
+        transferAway((args.oldLogprobs as Float32Array).buffer);
+        gc!();
+        return mask;
+      },
+    });
+    return native.dapoLoss(args as unknown as NativeLossArgs);
+  },
+  // N * vocabSize wrapped to 0 (4096 x 2^52 = 2^64), which an empty logits array matched.
+  async 'vocab-times-n-overflow'() {
+    const n = 4096;
+    return dapoLoss({
+      logits: new Float32Array(0),
+      vocabSize: 2 ** 52,
+      tokens: Int32Array.from({ length: n }, (_, i) => i),
+      oldLogprobs: new Float32Array(n).fill(-1),
+      advantages: new Float32Array(n).fill(1),
+      mask: new Uint8Array(n).fill(1),
+    });
+  },
+  // Parameter counts past size_t gave the C++ library's vector error.
+  async 'config-overflow'() {
+    return Policy.fromConfig({ ...tinyConfig(), vocabSize: 2 ** 52, hiddenSize: 2 ** 20, numHeads: 1, numKvHeads: 1, headDim: 2 ** 20 });
+  },
+  // A layer count that does not overflow must not spend minutes naming 2^31 layers first.
+  async 'config-layers-huge'() {
+    return Policy.fromConfig({ ...tinyConfig(), numLayers: 2 ** 31 });
+  },
+  // The policy's batch arrays transferred away while the engine reads them.
+  async 'policy-batch-transfer'() {
+    const policy = await Policy.load('builtin:tiny', { seed: 3 });
+    const tokens = Int32Array.from({ length: 200 }, (_, i) => 1 + (i % 30));
+    const batch = { tokens, offsets: Int32Array.from([0, 100, 200]) };
+    const expected = await policy.logprobs({ tokens: tokens.slice(), offsets: batch.offsets.slice() });
+    await new Promise((r) => setTimeout(r, 0));  // the policy is idle, so the call starts at once
+    const pending = policy.logprobs(batch);
+    transferAway(tokens.buffer);
+    await collect();
+    const got = await pending;
+    return { same: got.every((x, i) => x === expected[i]) };
+  },
+};
+
+export const CASE_NAMES = Object.keys(CASES);
+
+async function runCase(name: string): Promise<Record<string, unknown>> {
+  const run = CASES[name];
+  if (!run) throw new Error(`unknown case ${name}; known: ${CASE_NAMES.join(', ')}`);
+  try {
+    const value = await run();
+    // Small summaries as they are; results holding arrays only as 'result'.
+    const plain = typeof value !== 'object' || (value !== null && Object.values(value).every((x) => typeof x !== 'object'));
+    return { ok: true, value: plain ? value : 'result' };
+  } catch (e) {
+    const err = e as Error & { code?: unknown };
+    return { error: { name: err.name, code: err.code, message: err.message } };
+  }
+}
+
+if (process.argv[1] && process.argv[1].endsWith('crash-cases.ts')) {
+  const names = process.argv.length > 2 ? process.argv.slice(2) : CASE_NAMES;
+  for (const name of names) {
+    process.stdout.write(JSON.stringify({ case: name, start: true }) + '\n');
+    process.stdout.write(JSON.stringify({ case: name, ...(await runCase(name)) }) + '\n');
+    await collect();
+  }
+  process.exit(0);
+}
