@@ -24,7 +24,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     // Resuming continues with the run's own settings unless --config or flags say otherwise.
     const file = argv.config ?? (argv.resume ? savedRunConfig(argv.resume) : undefined);
     const fromFile = file ? readConfigFile(file) : {};
-    const config = resolveConfig(fromFile, givenOptions(argv));
+    const notes: string[] = [];
+    const config = resolveConfig(fromFile, givenOptions(argv), notes);
+    for (const note of notes) console.error(`dapo: ${note}`);
     const started = Date.now();
     const summary = await train(config, { resume: argv.resume, handleSignals: true });
     const minutes = ((Date.now() - started) / 60000).toFixed(1);
