@@ -17,6 +17,8 @@ export const PRESETS: Record<PresetName, Partial<TrainConfig>> = {
     dedupe: true,
     maxPromptLen: 512,
     steps: 50,
+    // A small file is passed over many times; the step count ends the run.
+    epochs: 20,
     n: 8,
     trainBatch: 8,
     genBatch: 16,
