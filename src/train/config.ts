@@ -1,7 +1,9 @@
 // Every training option in one table: its default (the DAPO recipe, arXiv 2503.14476 and
 // verl's recipe/dapo), its help text and its check. The CLI, config files and presets are
 // all read through it, and the resolved config is written beside each run.
-import { readFileSync } from 'node:fs';
+import { PRESET_NAMES, PRESETS, type PresetName } from './presets.js';
+
+export { readConfigFile } from './config-file.js';
 
 import { MIN_TEMPERATURE } from '../policy/index.js';
 import { DEFAULT_REWARD_TIMEOUT } from '../reward/index.js';
@@ -12,6 +14,10 @@ export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 /** 'auto': bfloat16 on CUDA, float32 on the CPU (the only dtype it computes in). */
 export const DTYPES = ['auto', 'bfloat16', 'float32'] as const;
 export const PROMPT_OVERFLOW = ['drop', 'left-truncate'] as const;
+/** 'tensorboard' adds event files to metrics.jsonl and the console, as verl's trainer.logger. */
+export const LOGGERS = ['console', 'tensorboard'] as const;
+/** 'auto': the dtype of the model's own safetensors (bfloat16 stays bfloat16). */
+export const SAVE_DTYPES = ['auto', 'float32', 'bfloat16'] as const;
 
 export type Algo = (typeof ALGOS)[number];
 
@@ -33,6 +39,7 @@ export interface TrainConfig {
   dtype: (typeof DTYPES)[number];
   recompute: boolean;
   algo: Algo;
+  preset: PresetName;
 
   steps: number;
   epochs: number;
@@ -75,6 +82,8 @@ export interface TrainConfig {
   saveEvery: number;
   saveLimit: number;
   plotEvery: number;
+  logger: (typeof LOGGERS)[number];
+  saveDtype: (typeof SAVE_DTYPES)[number];
 }
 
 type Kind = 'string' | 'number' | 'boolean';
@@ -113,6 +122,7 @@ export const RECIPE_DEFAULTS: TrainConfig = {
   dtype: 'auto',
   recompute: false,
   algo: 'dapo',
+  preset: 'recipe',
 
   steps: 100,
   epochs: 1,
@@ -155,6 +165,8 @@ export const RECIPE_DEFAULTS: TrainConfig = {
   saveEvery: 0,
   saveLimit: 0,
   plotEvery: 10,
+  logger: 'console',
+  saveDtype: 'auto',
 };
 
 /**
@@ -205,6 +217,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'dtype', kind: 'string', choices: DTYPES, group: 'Run', describe: "compute dtype ('auto': bfloat16 on CUDA, float32 on the CPU); master weights and AdamW state stay float32" },
   { key: 'recompute', kind: 'boolean', group: 'Run', describe: "CUDA: recompute each layer's activations in the backward pass (less memory, more time)" },
   { key: 'algo', kind: 'string', choices: ALGOS, group: 'Run', describe: "'grpo' presets the baseline: symmetric clip 0.2, seq-mean-token-mean, no dynamic sampling, no overlong shaping" },
+  { key: 'preset', kind: 'string', choices: PRESET_NAMES, group: 'Run', describe: "'small': a small model on a CPU or one small GPU (n 8, train batch 8, 512-token responses, 50 steps); flags still win" },
   { key: 'steps', kind: 'number', int: true, min: 1, group: 'Run', describe: 'training steps (one step = one training batch)' },
   { key: 'epochs', kind: 'number', int: true, min: 1, group: 'Run', describe: 'passes over the dataset at most' },
   { key: 'n', kind: 'number', int: true, min: 1, group: 'Rollout', describe: 'responses per prompt (group size G)' },
@@ -244,6 +257,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'saveEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'checkpoint every N steps (0: only final/)' },
   { key: 'saveLimit', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'keep only the newest N checkpoints (0: all), as transformers\' save_total_limit' },
   { key: 'plotEvery', kind: 'number', int: true, min: 0, group: 'Evaluation and output', describe: 'redraw training_metrics.png every N steps' },
+  { key: 'logger', kind: 'string', choices: LOGGERS, group: 'Evaluation and output', describe: "'tensorboard': also write TensorBoard event files into OUT/tensorboard" },
+  { key: 'saveDtype', kind: 'string', choices: SAVE_DTYPES, group: 'Evaluation and output', describe: "dtype of final/model.safetensors ('auto': the source model's; bfloat16 rounds the fp32 weights to nearest even)" },
 ];
 
 export class ConfigError extends Error {
@@ -270,34 +285,20 @@ export function checkOption(spec: OptionSpec, value: unknown, where: string): vo
     throw new ConfigError(`${name} must be one of ${spec.choices.join(', ')}, got '${String(value)}'`);
 }
 
-export function readConfigFile(path: string): Partial<TrainConfig> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
-  const known = new Map(OPTIONS.map((o) => [o.key as string, o]));
-  for (const [key, value] of Object.entries(parsed)) {
-    const spec = known.get(key);
-    if (!spec) throw new ConfigError(`config file ${path}: unknown option '${key}'`);
-    checkOption(spec, value, `config file ${path}:`);
-  }
-  return parsed as Partial<TrainConfig>;
-}
-
 /**
- * defaults < built-in scaling (when training the built-in task) < algorithm preset <
- * config file < options given on the command line.
+ * defaults < built-in scaling (when training the built-in task) < --preset < algorithm preset <
+ * config file < options given on the command line. A setting that only follows from another
+ * (the overlong buffer from the response length, the mini-batch from the train batch) is
+ * adjusted when the user did not set it, and `notes` says so.
  */
-export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<TrainConfig>): TrainConfig {
+export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<TrainConfig>, notes: string[] = []): TrainConfig {
   const chosen = { ...fromFile, ...fromCli };
   const dataset = chosen.dataset ?? RECIPE_DEFAULTS.dataset;
   const algo = chosen.algo ?? RECIPE_DEFAULTS.algo;
   const config: TrainConfig = {
     ...RECIPE_DEFAULTS,
     ...(dataset === BUILTIN_DATASET ? BUILTIN_SCALE : {}),
+    ...PRESETS[chosen.preset ?? RECIPE_DEFAULTS.preset],
     ...ALGO_PRESETS[algo],
     ...chosen,
   };
@@ -305,8 +306,28 @@ export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<T
   if (config.valTemperature !== 0 && config.valTemperature < MIN_TEMPERATURE)
     throw new ConfigError(`option valTemperature must be 0 (greedy) or >= ${MIN_TEMPERATURE}, got ${config.valTemperature}`);
   if (config.clipC !== 0 && config.clipC <= 1) throw new ConfigError(`option clipC must be 0 (off) or greater than 1, got ${config.clipC}`);
-  if (config.overlongShaping && config.overlongBuffer >= config.maxResponseLen)
-    throw new ConfigError(`overlongBuffer (${config.overlongBuffer}) must be smaller than maxResponseLen (${config.maxResponseLen})`);
-  if (config.miniBatch > config.trainBatch) throw new ConfigError(`miniBatch (${config.miniBatch}) must not exceed trainBatch (${config.trainBatch})`);
+  fitDependentSettings(config, chosen, notes);
   return config;
+}
+
+/**
+ * The overlong buffer must lie inside the response length and a mini-batch inside the train
+ * batch. Shortening --max-response-len or --train-batch alone (the buffer and mini-batch coming
+ * from the recipe, a preset or the built-in scaling) scales them down with a note; values the
+ * user set that contradict each other are an error naming both.
+ */
+function fitDependentSettings(config: TrainConfig, chosen: Partial<TrainConfig>, notes: string[]): void {
+  if (config.overlongShaping && config.overlongBuffer >= config.maxResponseLen) {
+    // The recipe's ratio: 4096 of 20480 tokens.
+    const fitted = Math.max(1, Math.floor(config.maxResponseLen / 5));
+    if (chosen.overlongBuffer !== undefined || fitted >= config.maxResponseLen)
+      throw new ConfigError(`overlongBuffer (${config.overlongBuffer}) must be smaller than maxResponseLen (${config.maxResponseLen}), or set overlongShaping false`);
+    notes.push(`overlongBuffer ${config.overlongBuffer} does not fit in maxResponseLen ${config.maxResponseLen}: using ${fitted} (a fifth, the recipe's ratio; --overlong-buffer sets it)`);
+    config.overlongBuffer = fitted;
+  }
+  if (config.miniBatch > config.trainBatch) {
+    if (chosen.miniBatch !== undefined) throw new ConfigError(`miniBatch (${config.miniBatch}) must not exceed trainBatch (${config.trainBatch})`);
+    notes.push(`miniBatch ${config.miniBatch} exceeds trainBatch ${config.trainBatch}: using ${config.trainBatch} (one optimizer step per training step; --mini-batch sets it)`);
+    config.miniBatch = config.trainBatch;
+  }
 }

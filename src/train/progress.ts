@@ -1,7 +1,10 @@
-// A progress bar on a terminal (steps, ETA, reward, accuracy); plain lines otherwise.
+// A progress bar on a terminal (steps, ETA, score, accuracy); plain lines otherwise. Between
+// step lines, a status line says what the step is doing (generation progress).
 export class Progress {
   private readonly start = Date.now();
   private readonly tty: boolean;
+  /** When a line last went out off a terminal: status lines are spaced STATUS_EVERY_MS apart. */
+  private lastLine = Date.now();
 
   constructor(
     private readonly total: number,
@@ -23,12 +26,28 @@ export class Progress {
       this.stream.write(`\r[${bar}] ${step}/${this.total}  eta ${formatSeconds(eta)}  ${info}\x1b[K`);
     } else {
       this.stream.write(`step ${step}/${this.total}  eta ${formatSeconds(eta)}  ${info}\n`);
+      this.lastLine = Date.now();
+    }
+  }
+
+  /**
+   * What the current step is doing. On a terminal it replaces the bar until the step's line;
+   * elsewhere (a log file, CI) it is printed when nothing was for STATUS_EVERY_MS, so a quick
+   * step prints nothing and a slow one shows it is alive.
+   */
+  status(line: string): void {
+    if (this.tty) {
+      this.stream.write(`\r${line}\x1b[K`);
+    } else if (Date.now() - this.lastLine >= STATUS_EVERY_MS) {
+      this.stream.write(`${line}\n`);
+      this.lastLine = Date.now();
     }
   }
 
   /** A line of its own (evaluation results, notices) that does not garble the bar. */
   note(line: string): void {
     this.stream.write(this.tty ? `\r${line}\x1b[K\n` : `${line}\n`);
+    this.lastLine = Date.now();
   }
 
   finish(): void {
@@ -36,8 +55,17 @@ export class Progress {
   }
 }
 
+export const STATUS_EVERY_MS = 10_000;
+
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '?';
   if (s < 60) return `${s.toFixed(0)}s`;
   return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+}
+
+/** 12345 -> '12.3k'. */
+export function formatCount(x: number): string {
+  if (x >= 1e6) return `${(x / 1e6).toFixed(1)}M`;
+  if (x >= 1e4) return `${(x / 1e3).toFixed(1)}k`;
+  return String(Math.round(x));
 }

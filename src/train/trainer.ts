@@ -17,13 +17,17 @@ import {
 } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { evaluate, type EvalResult } from './evaluate.js';
+import { groupSignal, runWarnings, TrainingHints, type GroupSignal } from './hints.js';
 import { mean, MetricsLog, type Metrics } from './metrics.js';
 import { perfMetrics, updateFlops } from './perf.js';
 import { plotRun } from './plot.js';
 import { Progress } from './progress.js';
 import { chooseRunFolder, clearRun, holdsRun, removeStaleTemporaries, runFolderOf, runHasProgress } from './run-folder.js';
+import { finalModelDtype } from './save-dtype.js';
 import { policyOptions, setupRun, type RunInputs } from './setup.js';
 import { StopSignals } from './signals.js';
+import { consoleFields, StepStatus } from './step-status.js';
+import { metricSinks } from './tensorboard.js';
 import { updatePolicy } from './update.js';
 
 export interface TrainOptions {
@@ -72,6 +76,7 @@ interface StepResult {
   metrics: Metrics;
   surplus: Group[];
   exhausted: boolean;
+  signal: GroupSignal;
 }
 
 async function runStep(
@@ -82,6 +87,7 @@ async function runStep(
   step: number,
   optimizerSteps: { value: number },
   reference: Policy | undefined,
+  status?: StepStatus,
 ): Promise<StepResult> {
   const started = Date.now();
   const collector = new GroupCollector(config.trainBatch, config.dynamicSampling, carried);
@@ -104,6 +110,7 @@ async function runStep(
       config,
       config,
       generationSeed(config.seed, step, genBatches),
+      { onProgress: status?.generating(genBatches, collector.size) },
     );
     genBatches++;
     generated.push(...groups);
@@ -132,6 +139,7 @@ async function runStep(
   if (batch.length > 0) {
     // Sampling log-probs serve as old log-probs only where they are bitwise logprobs()'s (the CPU).
     const samples = samplesFromGroups(batch, config, run.policy.generationLogprobsExact ? new Set(generated) : new Set());
+    status?.updating(batch.length, samples.length);
     const flops = updateFlops(run.policy, samples, config);
     const updateStarted = Date.now();
     const update = await updatePolicy(run.policy, samples, config, optimizerSteps.value, reference);
@@ -143,7 +151,7 @@ async function runStep(
   metrics['time/step_s'] = seconds;
   metrics['time/generate_s'] = (generatedAt - started) / 1000;
   metrics['perf/tokens_per_s'] = seconds > 0 ? tokens / seconds : 0;
-  return { metrics, surplus: config.keepSurplus ? surplus : [], exhausted };
+  return { metrics, surplus: config.keepSurplus ? surplus : [], exhausted, signal: groupSignal(generated) };
 }
 
 /**
@@ -220,7 +228,8 @@ async function trainRun(config: TrainConfig, options: TrainOptions, log: (line: 
 
   const run = await setupRun(config, resumeFrom ? join(resumeFrom, 'model') : undefined);
   for (const note of run.notes) log(`dapo: ${note}`);
-  const metricsLog = new MetricsLog(join(outDir, 'metrics.jsonl'));
+  for (const warning of runWarnings(config, run.train.rows.length, run.policy.device)) log(warning);
+  const metricsLog = new MetricsLog(join(outDir, 'metrics.jsonl'), metricSinks(config, outDir));
   const sampler = new PromptSampler(run.train.rows.length, { seed: config.seed, shuffle: true, epochs: config.epochs }, state?.cursor);
   let carried = state ? deserializeGroups(state.surplus, (id) => run.train.rows[id]) : [];
   const optimizerSteps = { value: state?.optimizerSteps ?? 0 };
@@ -255,16 +264,14 @@ async function trainRun(config: TrainConfig, options: TrainOptions, log: (line: 
   let step = firstStep - 1;
   let endVal: EvalResult | undefined;
   let shortSteps = 0;
+  const hints = new TrainingHints(config);
   try {
     for (step = firstStep; step <= config.steps; step++) {
-      const result = await runStep(run, config, sampler, carried, step, optimizerSteps, reference);
+      const result = await runStep(run, config, sampler, carried, step, optimizerSteps, reference, new StepStatus(progress, step, config));
       carried = result.surplus;
       const metrics = result.metrics;
-      if (metrics['train/batch_short'] && shortSteps++ === 0)
-        progress.note(
-          `dapo: step ${step}: only ${metrics['train/kept_groups']}/${config.trainBatch} groups kept after ${metrics['train/num_gen_batches']} ` +
-            `generation batches${result.exhausted ? ' (data exhausted)' : ''}; trained on those (later such steps are counted, see train/batch_short)`,
-        );
+      if (metrics['train/batch_short']) shortSteps++;
+      for (const hint of hints.afterStep(step, metrics, result.signal, result.exhausted)) progress.note(hint);
       const evalNow = config.evalEvery > 0 ? step % config.evalEvery === 0 || step === config.steps : step === config.steps;
       if (evalNow) {
         const val = await validate();
@@ -274,11 +281,7 @@ async function trainRun(config: TrainConfig, options: TrainOptions, log: (line: 
         }
       }
       metricsLog.append(metrics);
-      progress.update(step, {
-        reward: metrics['train/reward_mean'].toFixed(3),
-        acc: metrics['train/acc_mean'].toFixed(3),
-        ...(metrics['val/acc'] !== undefined ? { 'val/acc': metrics['val/acc'].toFixed(3) } : {}),
-      });
+      progress.update(step, consoleFields(metrics, config));
       const scheduled = config.saveEvery > 0 && step % config.saveEvery === 0;
       if (scheduled || (stop.requested && step < config.steps)) {
         await saveCheckpoint(join(outDir, 'checkpoints', `step-${step}`), run.policy, {
@@ -305,7 +308,7 @@ async function trainRun(config: TrainConfig, options: TrainOptions, log: (line: 
     if (shortSteps > 1) log(`dapo: ${shortSteps} steps trained on fewer than ${config.trainBatch} groups (train/batch_short in metrics.jsonl)`);
   }
   const finalModel = join(outDir, 'final');
-  await run.policy.save(finalModel, { optimizer: false });
+  await run.policy.save(finalModel, { optimizer: false, dtype: finalModelDtype(config) });
   const plot = await plotRun(outDir);
   run.policy.dispose();
   reference?.dispose();

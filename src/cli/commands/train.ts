@@ -22,12 +22,12 @@ function savedRunConfig(resume: string): string | undefined {
  * `out`: that names the folder the run was first written to, and a resume writes into the folder
  * it resumes (a copy or a move of the run must not write into the original).
  */
-function requestedConfig(argv: TrainArgs): TrainConfig {
+function requestedConfig(argv: TrainArgs, notes: string[]): TrainConfig {
   const saved = argv.resume !== undefined && argv.config === undefined ? savedRunConfig(argv.resume) : undefined;
   const file = argv.config ?? saved;
   const fromFile = file ? readConfigFile(file) : {};
   if (saved) delete fromFile.out;
-  return resolveConfig(fromFile, givenOptions(argv));
+  return resolveConfig(fromFile, givenOptions(argv), notes);
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -41,7 +41,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     }) as never,
   handler: async (argv) => {
     // Resuming continues with the run's own settings unless --config or flags say otherwise.
-    const config = requestedConfig(argv);
+    const notes: string[] = [];
+    const config = requestedConfig(argv, notes);
+    for (const note of notes) console.error(`dapo: ${note}`);
     const started = Date.now();
     const summary = await train(config, { resume: argv.resume, overwrite: argv.overwrite, handleSignals: true });
     const minutes = ((Date.now() - started) / 60000).toFixed(1);
