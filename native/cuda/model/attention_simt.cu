@@ -245,6 +245,13 @@ __global__ void __launch_bounds__(kThreads) dkdv_kernel(const Params<T> p) {
         s[jj] = pr;
         dp[jj] = pr * (dp[jj] - delta);  // dS / scale
       }
+      // This tile's sums apart, then added to the totals: a two-level sum, so the fp32 error
+      // grows with tiles + 32 rather than with all group * length terms in one chain.
+      float tile_dk[KPW][DPL], tile_dv[KPW][DPL];
+#pragma unroll
+      for (int jj = 0; jj < KPW; ++jj)
+#pragma unroll
+        for (int t = 0; t < DPL; ++t) tile_dk[jj][t] = tile_dv[jj][t] = 0.0f;
       const int n_queries = min(kBackQueryTile, len - t0);
       for (int i = 0; i < n_queries; ++i) {
         float oi[DPL], qi[DPL];
@@ -259,11 +266,18 @@ __global__ void __launch_bounds__(kThreads) dkdv_kernel(const Params<T> p) {
           const float pi = __shfl_sync(kFullMask, s[jj], i), dsi = __shfl_sync(kFullMask, dp[jj], i);
 #pragma unroll
           for (int t = 0; t < DPL; ++t) {
-            dv[jj][t] = fmaf(pi, oi[t], dv[jj][t]);
-            dk[jj][t] = fmaf(dsi, qi[t], dk[jj][t]);
+            tile_dv[jj][t] = fmaf(pi, oi[t], tile_dv[jj][t]);
+            tile_dk[jj][t] = fmaf(dsi, qi[t], tile_dk[jj][t]);
           }
         }
       }
+#pragma unroll
+      for (int jj = 0; jj < KPW; ++jj)
+#pragma unroll
+        for (int t = 0; t < DPL; ++t) {
+          dk[jj][t] += tile_dk[jj][t];
+          dv[jj][t] += tile_dv[jj][t];
+        }
     }
   }
 #pragma unroll
