@@ -1,0 +1,28 @@
+#!/bin/sh
+# Builds libdapo_cuda.so for the CPU emulator of CUDA (tools/cuda-emu/README.md): the same
+# sources as the real module, transformed and compiled by the host C++ compiler, no nvcc. The
+# addon loads it when DAPO_CUDA_MODULE points at it (scripts/cuda-emu-test.sh does that).
+#
+# Usage: scripts/cuda-emu-build.sh [--asan]
+#   writes build/cuda-emu/fast/ (or build/cuda-emu/asan/, with AddressSanitizer): libdapo_cuda.so,
+#   libdapo_cudaemu.so (the emulated runtime) and libcublasLt.so.13 (cuBLASLt's CPU stand-in).
+# Incremental: only what changed is recompiled. DAPO_EMU_JOBS sets the parallel jobs.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+variant=fast
+asan=OFF
+if [ "${1:-}" = "--asan" ]; then
+  variant=asan
+  asan=ON
+fi
+out="$root/build/cuda-emu"
+node --import tsx "$root/tools/cuda-emu/transform.ts" "$root/native" "$out/src"
+generator=""
+if command -v ninja > /dev/null 2>&1; then generator="-G Ninja"; fi
+if [ ! -f "$out/$variant/CMakeCache.txt" ]; then
+  # shellcheck disable=SC2086
+  cmake -S "$root/tools/cuda-emu" -B "$out/$variant" $generator -DCMAKE_BUILD_TYPE=Release \
+    -DDAPO_ROOT="$root" -DEMU_SRC="$out/src" -DDAPO_EMU_ASAN=$asan > /dev/null
+fi
+cmake --build "$out/$variant" -j "${DAPO_EMU_JOBS:-$(nproc)}"
+echo "built $out/$variant/libdapo_cuda.so"
