@@ -61,6 +61,8 @@ describe('native crashes found by fuzzing are errors with a code', { timeout: 30
     assertError('config-overflow', 'RangeError', 'ERR_DAPO_RANGE', /the parameter count .* is too large to address/));
   test('Policy.fromConfig: 2^31 layers are refused before any is built', () =>
     assertError('config-layers-huge', 'RangeError', 'ERR_DAPO_RANGE', /needs \d+\.\d GiB, more than this machine's/));
+  test("the engine's async calls copy their inputs: transferred and zeroed right after the call, results unchanged", () =>
+    assert.deepEqual(outcome('engine-inputs-overwritten').value, { forwardLogits: true, generate: true, accumulate: true }));
   test('Policy.logprobs: batch arrays transferred while the engine reads them', () =>
     assert.deepEqual(outcome('policy-batch-transfer').value, { same: true }));
 });

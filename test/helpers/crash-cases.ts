@@ -3,6 +3,8 @@
 // by default) and prints two JSON lines per case, { case, start: true } before it and
 // { case, ok, value } or { case, error: { name, code, message } } after, so that when a case
 // kills the process the parent test (test/robust-native.test.ts) can say which one did.
+import { pbkdf2 } from 'node:crypto';
+
 import { dapoLoss, dapoLossAsync } from '../../src/loss/index.js';
 import { builtinConfig, Policy } from '../../src/policy/index.js';
 import { native, type NativeLossArgs } from '../../src/native.js';
@@ -38,6 +40,12 @@ function bigLogitsArgs(seed: number): NativeLossArgs {
     advantages: Float32Array.from({ length: n }, () => rng.normal()),
     mask: new Uint8Array(n).fill(1),
   };
+}
+
+/** Keeps each of libuv's worker threads busy for a while (pbkdf2), so async work queued now waits. */
+function occupyThreadPool(): Promise<unknown> {
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  return Promise.all(Array.from({ length: threads }, () => new Promise((done) => pbkdf2('dapo', 'salt', 200_000, 32, 'sha256', done))));
 }
 
 function tinyConfig() {
@@ -135,6 +143,55 @@ const CASES: Record<string, () => Promise<unknown>> = {
   // A layer count that does not overflow must not spend minutes naming 2^31 layers first.
   async 'config-layers-huge'() {
     return Policy.fromConfig({ ...tinyConfig(), numLayers: 2 ** 31 });
+  },
+  // Every array input of the engine's async calls transferred, and its memory (now the clone's)
+  // zeroed, just after the call: the call must have copied them (CallArrays), as both engines'
+  // bindings share the parsing (bindings/policy_call.cc). Results equal an untouched call's.
+  async 'engine-inputs-overwritten'() {
+    const e = new native.PolicyEngine(tinyConfig());
+    try {
+      e.initRandom(11, 0.02);
+      // Starts the call with libuv's pool busy, so its worker runs only after `arrays` were
+      // transferred and their memory zeroed.
+      const withInputsZeroed = async <T>(start: () => Promise<T>, arrays: ArrayBufferView[]): Promise<T> => {
+        const busy = occupyThreadPool();
+        const call = start();
+        call.catch(() => undefined); // handled here too: it may settle while the pool is busy
+        for (const a of arrays) new Uint8Array(structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] })).fill(0);
+        await busy;
+        return call;
+      };
+      const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i]));
+      const ids = (n: number) => Int32Array.from({ length: n }, (_, k) => 1 + ((k * 5) % 30));
+
+      const wantLogits = await e.forwardLogits(ids(200));
+      const forwardIds = ids(200);
+      const forwardLogits = same(await withInputsZeroed(() => e.forwardLogits(forwardIds), [forwardIds]), wantLogits);
+
+      const generateArgs = () => ({
+        promptTokens: ids(20), promptOffsets: Int32Array.from([0, 10, 20]), n: 3, maxNewTokens: 12, temperature: 1, seed: 4, stop: Int32Array.from([2]),
+      });
+      const wantGenerated = await e.generate(generateArgs());
+      const args = generateArgs();
+      const got = await withInputsZeroed(() => e.generate(args), [args.promptTokens, args.promptOffsets, args.stop]);
+      const generate = same(got.tokens, wantGenerated.tokens) && same(got.logprobs, wantGenerated.logprobs) && same(got.offsets, wantGenerated.offsets);
+
+      const targets = 90 + 80;
+      const batch = () => ({
+        tokens: ids(200), offsets: Int32Array.from([0, 100, 200]), promptLengths: Int32Array.from([10, 20]),
+        oldLogprobs: Float32Array.from({ length: targets }, (_, k) => -1 - (k % 7) / 10),
+        advantages: Float32Array.from({ length: targets }, (_, k) => (k % 3) - 1),
+        mask: Uint8Array.from({ length: targets }, (_, k) => (k % 11 ? 1 : 0)),
+      });
+      const loss = { kind: 'dapo', clipC: 3, aggregation: 'seq-mean-token-mean' } as const;
+      const want = await e.accumulate(batch(), loss);
+      const b = batch();
+      const result = await withInputsZeroed(() => e.accumulate(b, loss), [b.tokens, b.offsets, b.promptLengths, b.oldLogprobs, b.advantages, b.mask]);
+      const accumulate = Object.is(result.loss, want.loss) && same(result.logprobs, want.logprobs);
+      return { forwardLogits, generate, accumulate };
+    } finally {
+      e.dispose();
+    }
   },
   // The policy's batch arrays transferred away while the engine reads them.
   async 'policy-batch-transfer'() {
