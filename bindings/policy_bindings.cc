@@ -117,30 +117,32 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     });
   }
 
-  std::vector<float>& moment(const Napi::CallbackInfo& info, Engine& e) {
-    return parse_moment(info) == 'm' ? e.optimizer().m() : e.optimizer().v();
+  static AdamW::Moment moment_of(const Napi::CallbackInfo& info) {
+    return parse_moment(info) == 'm' ? AdamW::Moment::First : AdamW::Moment::Second;
   }
 
+  // Zeros while the optimizer has no moments (as the CUDA engine reads them); reading makes none.
   Napi::Value GetOptimizerState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
       const ParamInfo& p = e.params()[param_index(info, e)];
-      std::vector<float>& m = moment(info, e);
-      if (m.size() != e.num_parameters()) m.assign(e.num_parameters(), 0.0f);
+      const AdamW& opt = e.optimizer();
+      const std::vector<float>& m = moment_of(info) == AdamW::Moment::First ? opt.m() : opt.v();
+      if (m.size() != e.num_parameters()) return Napi::Float32Array::New(env, p.size);
       return param_array(env, m.data() + p.offset, p.size, "F32");
     });
   }
 
+  // AdamW makes both moments when one is first set, so a later step never meets an unsized one.
   Napi::Value SetOptimizerState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
       const ParamInfo& p = e.params()[param_index(info, e)];
-      std::vector<float>& m = moment(info, e);
+      const AdamW::Moment which = moment_of(info);
       const float* state = parse_moment_state(info, p);
-      if (m.size() != e.num_parameters()) m.assign(e.num_parameters(), 0.0f);
-      std::memcpy(m.data() + p.offset, state, p.size * sizeof(float));
+      std::memcpy(e.optimizer().moment(which, e.num_parameters()) + p.offset, state, p.size * sizeof(float));
       return env.Undefined();
     });
   }
