@@ -1,9 +1,10 @@
 // CudaPolicyEngine: the CUDA policy engine (libdapo_cuda.so, native/cuda/api.h) as a JavaScript
 // class with PolicyEngine's surface (policy_bindings.cc): the same arguments, checked the same
-// way on the main thread (policy_call.h), the same results, the long calls as async jobs. The
-// fp32 master weights, gradients and AdamW moments live on the device at the CPU engine's flat
-// offsets; reads and writes copy through the module. Beyond PolicyEngine: memory() (device
-// bytes), and the `dtype` and `generationLogprobsExact` properties.
+// way on the main thread (policy_call.h), the same results, the long calls as async jobs that own
+// copies of their input arrays (CallArrays). The fp32 master weights, gradients and AdamW
+// moments live on the device at the CPU engine's flat offsets; reads and writes copy through the
+// module. Beyond PolicyEngine: memory() (device bytes), and the `dtype` and
+// `generationLogprobsExact` properties.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -15,7 +16,8 @@
 #include "bindings/cuda_bindings.h"
 #include "bindings/host_params.h"
 #include "bindings/policy_call.h"
-#include "common/bf16.h"
+#include "common/checked.h"
+#include "cuda/model/engine_inputs.h"
 
 namespace dapo::bind {
 namespace {
@@ -320,9 +322,9 @@ class CudaPolicyEngine : public Napi::ObjectWrap<CudaPolicyEngine> {
     return guarded(env, [&]() -> Napi::Value {
       dapo_cuda_engine* e = engine(env);
       const ParamInfo& p = layout_[param_index(info, layout_.size())];
-      const ParamBytes in = parse_param_bytes(info, p);
-      const int host = in.dtype == "F32" ? DAPO_CUDA_HOST_F32 : in.dtype == "BF16" ? DAPO_CUDA_HOST_BF16 : DAPO_CUDA_HOST_F16;
-      write(e, DAPO_CUDA_WEIGHTS, p.offset, p.size, in.data, host);
+      // Converted to float32 and checked on the host (a NaN is refused naming the tensor).
+      const std::vector<float> values = parse_param_values(info, p);
+      write(e, DAPO_CUDA_WEIGHTS, p.offset, p.size, values.data(), DAPO_CUDA_HOST_F32);
       return env.Undefined();
     });
   }
@@ -400,13 +402,16 @@ class CudaPolicyEngine : public Napi::ObjectWrap<CudaPolicyEngine> {
 
   Napi::Value ForwardLogits(const Napi::CallbackInfo& info) {
     return run_async(info, [&](dapo_cuda_engine* e) {
-      auto call = std::make_shared<ForwardLogitsCall>(parse_forward_logits(info, config_));
-      auto j = job(
+      auto call = parse_forward_logits(info, config_);
+      return job(
           info.Env(), "forwardLogits",
-          [this, e, call](char* m, size_t ms) { return api_->forward_logits(e, call->ids, call->t, call->logits, m, ms); },
-          [call](Napi::Env) { return call->result->Value(); });
-      j->keep = std::move(call->keep);
-      return j;
+          [this, e, call](char* m, size_t ms) {
+            const int status = api_->forward_logits(e, call->ids, call->t, call->logits, m, ms);
+            // Overflowed logits are the CPU engine's ERR_DAPO_NONFINITE, not Infinity.
+            if (status == 0) require_finite_logits(call->logits, call->t * config_.vocab);
+            return status;
+          },
+          [call](Napi::Env) { return call->result.Value(); });
     });
   }
 
@@ -428,9 +433,9 @@ class CudaPolicyEngine : public Napi::ObjectWrap<CudaPolicyEngine> {
       Napi::Env env = info.Env();
       Napi::Object bo = require_object(info, 0, "batch");
       Napi::Object lo = require_object(info, 1, "loss");
-      auto args = std::make_shared<BatchArgs>(parse_batch(env, bo));
+      auto args = parse_batch(env, bo);
       const size_t r = count_targets(config_, args->batch);
-      auto call = std::make_shared<AccumulateCall>(parse_accumulate(env, bo, lo, r, args->keep));
+      auto call = std::make_shared<AccumulateCall>(parse_accumulate(env, bo, lo, r, args->arrays));
       auto stats = std::make_shared<dapo_cuda_accumulate_stats>();
       return job(
           env, "accumulate",
@@ -466,10 +471,14 @@ class CudaPolicyEngine : public Napi::ObjectWrap<CudaPolicyEngine> {
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     return run_async(info, [&](dapo_cuda_engine* e) {
       Napi::Env env = info.Env();
-      GenerateCall call = parse_generate(env, require_object(info, 0, "generate arguments"));
+      auto call = parse_generate(env, require_object(info, 0, "generate arguments"));
       auto slots = std::make_shared<GenerateSlots>();
-      slots->args = to_abi(*call.args);
-      const size_t nq = call.args->n_prompts * call.args->n;
+      slots->args = to_abi(call->args);
+      // The module refuses more sequences than this too, but only after the slots are sized.
+      const size_t nq = checked_mul(call->args.n_prompts, call->args.n, "n x prompts");
+      if (nq > dapo::cuda::model::kMaxGenerateSequences)
+        throw_range(env, "n x prompts = " + std::to_string(nq) + " sequences is more than one call generates (at most " +
+                             std::to_string(dapo::cuda::model::kMaxGenerateSequences) + ")");
       slots->capacity.assign(nq, 0);
       char message[kMessage] = {0};
       check(api_->generate_capacity(e, &slots->args, slots->capacity.data(), message, sizeof message), message);
@@ -486,9 +495,9 @@ class CudaPolicyEngine : public Napi::ObjectWrap<CudaPolicyEngine> {
       slots->lengths.assign(nq, 0);
       slots->finished.assign(nq, 0);
       auto result = std::make_shared<GenerateResult>();
-      auto j = job(
+      return job(
           env, "generate",
-          [this, e, slots, result, ids = call.prompt_ids, g = call.args](char* m, size_t ms) {
+          [this, e, slots, result, call](char* m, size_t ms) {
             GenerateSlots& s = *slots;
             const int status = api_->generate(e, &s.args, s.tokens.data(), s.logprobs.data(), s.lengths.data(),
                                               s.finished.data(), m, ms);
@@ -496,8 +505,6 @@ class CudaPolicyEngine : public Napi::ObjectWrap<CudaPolicyEngine> {
             return status;
           },
           [result](Napi::Env env) { return generate_result(env, *result); });
-      j->keep = std::move(call.keep);
-      return j;
     });
   }
 

@@ -11,7 +11,7 @@
 #include "bindings/args.h"
 #include "bindings/bindings.h"
 #include "bindings/policy_call.h"
-#include "common/bf16.h"
+#include "common/checked.h"
 #include "model/engine.h"
 #include "model/gemm.h"
 #include "model/sampler.h"
@@ -87,56 +87,16 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   }
 
   // setParam(index, bytes: Uint8Array, dtype: 'F32' | 'BF16' | 'F16'): little-endian raw data.
+  // Converted and checked into a copy first, so a refused tensor leaves the weights as they were.
   Napi::Value SetParam(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
-      const size_t idx = param_index(info, e);
-      const ParamInfo& p = e.params()[idx];
-      const ParamBytes in = parse_param_bytes(info, p);
-      const uint8_t* src = in.data;
-      float* dst = e.weights() + p.offset;
-      if (in.dtype == "F32") {
-        std::memcpy(dst, src, in.bytes);
-      } else if (in.dtype == "BF16") {
-        for (size_t i = 0; i < p.size; ++i) {
-          uint16_t bits;
-          std::memcpy(&bits, src + 2 * i, 2);
-          dst[i] = bf16_to_float(bits);
-        }
-      } else {
-        for (size_t i = 0; i < p.size; ++i) {
-          uint16_t bits;
-          std::memcpy(&bits, src + 2 * i, 2);
-          dst[i] = half_to_float(bits);
-        }
-      }
+      const ParamInfo& p = e.params()[param_index(info, e)];
+      const std::vector<float> values = parse_param_values(info, p);
+      std::memcpy(e.weights() + p.offset, values.data(), p.size * sizeof(float));
       return env.Undefined();
     });
-  }
-
-  static float half_to_float(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0) {
-      if (mant == 0) {
-        bits = sign;
-      } else {  // subnormal: normalise
-        exp = 127 - 15 + 1;
-        while (!(mant & 0x400)) {
-          mant <<= 1;
-          --exp;
-        }
-        bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-      }
-    } else if (exp == 31) {
-      bits = sign | 0x7f800000u | (mant << 13);
-    } else {
-      bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
   }
 
   Napi::Value GetParam(const Napi::CallbackInfo& info) {
@@ -157,30 +117,32 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
     });
   }
 
-  std::vector<float>& moment(const Napi::CallbackInfo& info, Engine& e) {
-    return parse_moment(info) == 'm' ? e.optimizer().m() : e.optimizer().v();
+  static AdamW::Moment moment_of(const Napi::CallbackInfo& info) {
+    return parse_moment(info) == 'm' ? AdamW::Moment::First : AdamW::Moment::Second;
   }
 
+  // Zeros while the optimizer has no moments (as the CUDA engine reads them); reading makes none.
   Napi::Value GetOptimizerState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
       const ParamInfo& p = e.params()[param_index(info, e)];
-      std::vector<float>& m = moment(info, e);
-      if (m.size() != e.num_parameters()) m.assign(e.num_parameters(), 0.0f);
+      const AdamW& opt = e.optimizer();
+      const std::vector<float>& m = moment_of(info) == AdamW::Moment::First ? opt.m() : opt.v();
+      if (m.size() != e.num_parameters()) return Napi::Float32Array::New(env, p.size);
       return param_array(env, m.data() + p.offset, p.size, "F32");
     });
   }
 
+  // AdamW makes both moments when one is first set, so a later step never meets an unsized one.
   Napi::Value SetOptimizerState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       Engine& e = engine(env);
       const ParamInfo& p = e.params()[param_index(info, e)];
-      std::vector<float>& m = moment(info, e);
+      const AdamW::Moment which = moment_of(info);
       const float* state = parse_moment_state(info, p);
-      if (m.size() != e.num_parameters()) m.assign(e.num_parameters(), 0.0f);
-      std::memcpy(m.data() + p.offset, state, p.size * sizeof(float));
+      std::memcpy(e.optimizer().moment(which, e.num_parameters()) + p.offset, state, p.size * sizeof(float));
       return env.Undefined();
     });
   }
@@ -215,12 +177,10 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
 
   Napi::Value ForwardLogits(const Napi::CallbackInfo& info) {
     return run_async(info, [&](Engine& e) {
-      auto call = std::make_shared<ForwardLogitsCall>(parse_forward_logits(info, e.config()));
-      auto job = std::make_unique<Job>(info.Env(), "forwardLogits", Value(), &busy_,
-                                       [&e, call] { e.forward_logits(call->ids, call->t, call->logits); },
-                                       [call](Napi::Env) { return call->result->Value(); });
-      job->keep = std::move(call->keep);
-      return job;
+      auto call = parse_forward_logits(info, e.config());
+      return std::make_unique<Job>(info.Env(), "forwardLogits", Value(), &busy_,
+                                   [&e, call] { e.forward_logits(call->ids, call->t, call->logits); },
+                                   [call](Napi::Env) { return call->result.Value(); });
     });
   }
 
@@ -239,9 +199,9 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
       Napi::Env env = info.Env();
       Napi::Object bo = require_object(info, 0, "batch");
       Napi::Object lo = require_object(info, 1, "loss");
-      auto args = std::make_shared<BatchArgs>(parse_batch(env, bo));
+      auto args = parse_batch(env, bo);
       const size_t r = e.count_targets(args->batch);
-      auto call = std::make_shared<AccumulateCall>(parse_accumulate(env, bo, lo, r, args->keep));
+      auto call = std::make_shared<AccumulateCall>(parse_accumulate(env, bo, lo, r, args->arrays));
       auto result = std::make_shared<AccumulateResult>();
       return std::make_unique<Job>(
           env, "accumulate", Value(), &busy_,
@@ -269,13 +229,10 @@ class PolicyEngine : public Napi::ObjectWrap<PolicyEngine> {
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     return run_async(info, [&](Engine& e) {
       Napi::Env env = info.Env();
-      GenerateCall call = parse_generate(env, require_object(info, 0, "generate arguments"));
+      auto call = parse_generate(env, require_object(info, 0, "generate arguments"));
       auto result = std::make_shared<GenerateResult>();
-      auto job = std::make_unique<Job>(env, "generate", Value(), &busy_,
-                                       [&e, g = call.args, ids = call.prompt_ids, result] { *result = e.generate(*g); },
-                                       [result](Napi::Env env) { return generate_result(env, *result); });
-      job->keep = std::move(call.keep);
-      return job;
+      return std::make_unique<Job>(env, "generate", Value(), &busy_, [&e, call, result] { *result = e.generate(call->args); },
+                                   [result](Napi::Env env) { return generate_result(env, *result); });
     });
   }
 
@@ -302,26 +259,31 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     Napi::Object o = require_object(info, 0, "gemm arguments");
+    CallArrays arrays;
     auto a = typed_array<float>(o, "a", napi_float32_array, "Float32Array", true);
     auto b = typed_array<float>(o, "b", napi_float32_array, "Float32Array", true);
     const size_t m = size_arg(env, o, "m", true), n = size_arg(env, o, "n", true), k = size_arg(env, o, "k", true);
     const bool ta = boolean(o, "transA").value_or(false), tb = boolean(o, "transB").value_or(false);
-    if (a->length != m * k) throw_range(env, "a must hold m * k values");
-    if (b->length != k * n) throw_range(env, "b must hold k * n values");
-    Napi::Float32Array c = Napi::Float32Array::New(env, m * n);
+    if (a->length != checked_mul(m, k, "m * k")) throw_range(env, "a must hold m * k values");
+    if (b->length != checked_mul(k, n, "k * n")) throw_range(env, "b must hold k * n values");
+    const float* ad = arrays.input(*a, "a");
+    const float* bd = arrays.input(*b, "b");
+    const bool naive = boolean(o, "naive").value_or(false);
+    arrays.recheck(env);  // no JavaScript runs from here until the product is written
+    Napi::Float32Array c = Napi::Float32Array::New(env, checked_mul(m, n, "m * n"));
     GemmArgs g;
     g.m = m;
     g.n = n;
     g.k = k;
-    g.a = a->data;
+    g.a = ad;
     g.a_row = ta ? 1 : k;
     g.a_col = ta ? m : 1;
-    g.b = b->data;
+    g.b = bd;
     g.b_row = tb ? 1 : n;
     g.b_col = tb ? k : 1;
     g.c = c.Data();
     g.ldc = n;
-    if (boolean(o, "naive").value_or(false)) sgemm_naive(g);
+    if (naive) sgemm_naive(g);
     else sgemm(g);
     return c;
   });
@@ -333,20 +295,20 @@ Napi::Value SamplingDistribution(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       throw_type(env, "logits must be a Float32Array");
-    Napi::Float32Array z = info[0].As<Napi::Float32Array>();
-    if (z.ElementLength() == 0) throw_range(env, "logits must not be empty");
     SamplingOptions s;
-    if (info.Length() > 1 && info[1].IsObject()) {
-      Napi::Object o = info[1].As<Napi::Object>();
-      s.temperature = number(o, "temperature").value_or(1.0);
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      Napi::Object o = require_object(info, 1, "sampling options");
+      s.temperature = checked_temperature(env, number(o, "temperature").value_or(1.0), true);
       s.top_p = number(o, "topP").value_or(1.0);
       s.top_k = size_arg(env, o, "topK", false, 0);
-      if (s.temperature < 0) throw_range(env, "temperature must be >= 0");
       if (!(s.top_p > 0 && s.top_p <= 1)) throw_range(env, "topP must be in (0, 1]");
     }
-    Napi::Float64Array out = Napi::Float64Array::New(env, z.ElementLength());
+    // Read after the options, whose getters could otherwise detach it in between.
+    const View<float> z = typed_array_view<float>(env, info[0].As<Napi::TypedArray>(), "logits");
+    if (z.length == 0) throw_range(env, "logits must not be empty");
+    Napi::Float64Array out = Napi::Float64Array::New(env, z.length);
     SamplerScratch scratch;
-    filtered_distribution(z.Data(), z.ElementLength(), s, scratch, out.Data());
+    filtered_distribution(z.data, z.length, s, scratch, out.Data());
     return out;
   });
 }

@@ -1,10 +1,16 @@
 #include "bindings/policy_call.h"
 
+#include <algorithm>
+#include <cfloat>
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "bindings/loss_call.h"
 #include "common/bf16.h"
+#include "common/checked.h"
+#include "model/sampler.h"
 
 namespace dapo::bind {
 
@@ -23,9 +29,7 @@ size_t size_arg(Napi::Env env, Napi::Object obj, const char* key, bool required,
     if (required) throw_type(env, std::string(key) + " is required and must be a number");
     return fallback;
   }
-  if (*v < 0 || *v != static_cast<double>(static_cast<size_t>(*v)))
-    throw_range(env, std::string(key) + " must be a non-negative integer, got " + std::to_string(*v));
-  return static_cast<size_t>(*v);
+  return integer_value(env, *v, key, 0);
 }
 
 ModelConfig parse_config(Napi::Env env, Napi::Object o) {
@@ -89,7 +93,7 @@ void Job::OnOK() {
   try {
     deferred_.Resolve(done_(env));
   } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
+    deferred_.Reject(with_code(e).Value());
   } catch (const std::exception& e) {
     deferred_.Reject(to_js_error(env, e).Value());
   }
@@ -107,7 +111,7 @@ Napi::Value queue_job(Napi::Env env, std::atomic<bool>& busy, const std::functio
     job = make();
   } catch (const Napi::Error& err) {
     auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(err.Value());
+    d.Reject(with_code(err).Value());
     return d.Promise();
   } catch (const std::exception& err) {
     auto d = Napi::Promise::Deferred::New(env);
@@ -120,60 +124,72 @@ Napi::Value queue_job(Napi::Env env, std::atomic<bool>& busy, const std::functio
   return p;
 }
 
-BatchArgs parse_batch(Napi::Env env, Napi::Object o) {
-  BatchArgs b;
+std::shared_ptr<BatchArgs> parse_batch(Napi::Env env, Napi::Object o) {
+  auto b = std::make_shared<BatchArgs>();
   auto tokens = typed_array<int32_t>(o, "tokens", napi_int32_array, "Int32Array", true);
   auto offsets = typed_array<int32_t>(o, "offsets", napi_int32_array, "Int32Array", true);
   auto prompt = typed_array<int32_t>(o, "promptLengths", napi_int32_array, "Int32Array", false);
   if (offsets->length < 2) throw_range(env, "offsets must hold at least two entries (one sequence)");
-  b.batch.tokens = tokens->data;
-  b.batch.n_tokens = tokens->length;
-  b.batch.offsets = offsets->data;
-  b.batch.n_seqs = offsets->length - 1;
+  b->batch.tokens = b->arrays.input(*tokens, "tokens");
+  b->batch.n_tokens = tokens->length;
+  b->batch.offsets = b->arrays.input(*offsets, "offsets");
+  b->batch.n_seqs = offsets->length - 1;
   if (prompt) {
-    if (prompt->length != b.batch.n_seqs)
+    if (prompt->length != b->batch.n_seqs)
       throw_range(env, "promptLengths has length " + std::to_string(prompt->length) + " but offsets describe " +
-                           std::to_string(b.batch.n_seqs) + " sequences");
-    b.batch.prompt_lengths = prompt->data;
-    b.keep.push_back(Napi::Persistent(Napi::Value(prompt->array)));
+                           std::to_string(b->batch.n_seqs) + " sequences");
+    b->batch.prompt_lengths = b->arrays.input(*prompt, "promptLengths");
   }
-  b.keep.push_back(Napi::Persistent(Napi::Value(tokens->array)));
-  b.keep.push_back(Napi::Persistent(Napi::Value(offsets->array)));
   return b;
 }
 
-double logit_temperature(Napi::Env env, Napi::Object o) {
-  const double t = number(o, "temperature").value_or(1.0);
-  if (!(t > 0) || !std::isfinite(t)) throw_range(env, "temperature must be a finite number > 0, got " + std::to_string(t));
+std::string shown(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return text;
+}
+
+double checked_temperature(Napi::Env env, double t, bool allow_greedy) {
+  if (allow_greedy && t == 0) return t;
+  if (!(t >= kMinTemperature) || !std::isfinite(t))
+    throw_range(env, std::string("temperature must be ") + (allow_greedy ? "0 (greedy) or " : "") + "a finite number >= " +
+                         shown(kMinTemperature) + ", got " + shown(t));
   return t;
 }
 
-ForwardLogitsCall parse_forward_logits(const Napi::CallbackInfo& info, const ModelConfig& config) {
+double logit_temperature(Napi::Env env, Napi::Object o) {
+  return checked_temperature(env, number(o, "temperature").value_or(1.0), false);
+}
+
+std::shared_ptr<ForwardLogitsCall> parse_forward_logits(const Napi::CallbackInfo& info, const ModelConfig& config) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     throw_type(env, "ids must be an Int32Array");
-  Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
-  const size_t t = ids.ElementLength();
-  if (t == 0) throw_range(env, "ids must not be empty");
-  const int32_t offsets[2] = {0, static_cast<int32_t>(t)};
+  auto call = std::make_shared<ForwardLogitsCall>();
+  const View<int32_t> ids = typed_array_view<int32_t>(env, info[0].As<Napi::TypedArray>(), "ids");
+  call->t = ids.length;
+  if (call->t == 0) throw_range(env, "ids must not be empty");
+  call->ids = call->arrays.input(ids, "ids");
+  // Past INT32_MAX ids the end offset is clamped; count_targets then refuses the length.
+  const int32_t offsets[2] = {0, static_cast<int32_t>(std::min<size_t>(call->t, INT32_MAX))};
   PackedBatch b;
-  b.tokens = ids.Data();
-  b.n_tokens = t;
+  b.tokens = call->ids;
+  b.n_tokens = call->t;
   b.offsets = offsets;
   b.n_seqs = 1;
   count_targets(config, b);  // range checks on the main thread
-  Napi::Float32Array out = Napi::Float32Array::New(env, t * config.vocab);
-  ForwardLogitsCall call{ids.Data(), t, out.Data(), std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(Napi::Value(out))), {}};
-  call.keep.push_back(Napi::Persistent(Napi::Value(ids)));
+  Napi::Float32Array out = Napi::Float32Array::New(env, checked_mul(call->t, config.vocab, "ids.length * vocabSize"));
+  call->logits = out.Data();
+  call->result = Napi::Persistent(Napi::Value(out));
   return call;
 }
 
 LogprobsCall parse_logprobs(const Napi::CallbackInfo& info, const ModelConfig& config) {
   Napi::Env env = info.Env();
   LogprobsCall call;
-  call.args = std::make_shared<BatchArgs>(parse_batch(env, require_object(info, 0, "batch")));
-  if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Object opts = info[1].As<Napi::Object>();
+  call.args = parse_batch(env, require_object(info, 0, "batch"));
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    Napi::Object opts = require_object(info, 1, "logprobs options");
     call.want_entropy = boolean(opts, "entropy").value_or(false);
     call.temperature = logit_temperature(env, opts);
   }
@@ -218,24 +234,87 @@ InitRandomArgs parse_init_random(const Napi::CallbackInfo& info) {
   const double seed = info[0].As<Napi::Number>().DoubleValue();
   const double sd = info[1].As<Napi::Number>().DoubleValue();
   if (!(seed >= 0) || seed > 9007199254740991.0) throw_range(env, "seed must be an integer in [0, 2^53)");
-  if (!(sd > 0)) throw_range(env, "std must be > 0");
+  // Beyond 1e37 the normal draws themselves overflow float32.
+  if (!(sd > 0 && sd <= 1e37)) throw_range(env, "std must be in (0, 1e37], got " + shown(sd));
   return InitRandomArgs{static_cast<uint64_t>(seed), static_cast<float>(sd)};
 }
 
-ParamBytes parse_param_bytes(const Napi::CallbackInfo& info, const ParamInfo& p) {
+namespace {
+
+// Bytes of a Float32Array, Uint16Array or Uint8Array (SharedArrayBuffer or not), as a Uint8 view.
+View<uint8_t> byte_view(Napi::Env env, Napi::TypedArray array, const char* key) {
+  const napi_typedarray_type type = array.TypedArrayType();
+  View<uint8_t> v;
+  if (type == napi_float32_array) {
+    const View<float> f = typed_array_view<float>(env, array, key);
+    v.data = reinterpret_cast<uint8_t*>(f.data), v.length = f.length * 4;
+  } else if (type == napi_uint16_array) {
+    const View<uint16_t> h = typed_array_view<uint16_t>(env, array, key);
+    v.data = reinterpret_cast<uint8_t*>(h.data), v.length = h.length * 2;
+  } else if (type == napi_uint8_array) {
+    v = typed_array_view<uint8_t>(env, array, key);
+  } else {
+    throw_type(env, std::string(key) + " must be a Uint8Array, Uint16Array or Float32Array");
+  }
+  return v;
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+}  // namespace
+
+void require_finite(Napi::Env env, const float* x, size_t n, const std::string& name) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i]))
+      throw make_error(env, ErrorKind::Range, "ERR_DAPO_NONFINITE",
+                       name + " holds a non-finite value (" + shown(x[i]) + ") at flat index " + std::to_string(i));
+}
+
+std::vector<float> parse_param_values(const Napi::CallbackInfo& info, const ParamInfo& p) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsString())
     throw_type(env, "setParam(index, data: Uint8Array | Float32Array, dtype: string)");
-  Napi::TypedArray arr = info[1].As<Napi::TypedArray>();
   const std::string dtype = info[2].As<Napi::String>().Utf8Value();
   const size_t width = dtype == "F32" ? 4 : (dtype == "BF16" || dtype == "F16") ? 2 : 0;
   if (!width) throw_range(env, "dtype must be 'F32', 'BF16' or 'F16', got '" + dtype + "'");
-  const size_t bytes = arr.ByteLength();
-  if (bytes != p.size * width)
-    throw_range(env, p.name + ": got " + std::to_string(bytes) + " bytes of " + dtype + ", expected " +
+  const View<uint8_t> arr = byte_view(env, info[1].As<Napi::TypedArray>(), "data");
+  if (arr.length != p.size * width)
+    throw_range(env, p.name + ": got " + std::to_string(arr.length) + " bytes of " + dtype + ", expected " +
                          std::to_string(p.size) + " values (" + std::to_string(p.size * width) + " bytes)");
-  const uint8_t* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
-  return ParamBytes{src, bytes, dtype};
+  std::vector<float> values(p.size);
+  if (width == 4) {
+    std::memcpy(values.data(), arr.data, arr.length);
+  } else {
+    for (size_t i = 0; i < p.size; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, arr.data + 2 * i, 2);
+      values[i] = dtype == "BF16" ? bf16_to_float(bits) : half_to_float(bits);
+    }
+  }
+  require_finite(env, values.data(), values.size(), p.name);
+  return values;
 }
 
 std::string param_dtype(const Napi::CallbackInfo& info, size_t index) {
@@ -267,11 +346,12 @@ const float* parse_moment_state(const Napi::CallbackInfo& info, const ParamInfo&
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throw_type(env, "state must be a Float32Array");
-  Napi::Float32Array a = info[2].As<Napi::Float32Array>();
-  if (a.ElementLength() != p.size)
-    throw_range(env, p.name + ": optimizer state has " + std::to_string(a.ElementLength()) + " values, expected " +
+  const View<float> a = typed_array_view<float>(env, info[2].As<Napi::TypedArray>(), "state");
+  if (a.length != p.size)
+    throw_range(env, p.name + ": optimizer state has " + std::to_string(a.length) + " values, expected " +
                          std::to_string(p.size));
-  return a.Data();
+  require_finite(env, a.data, a.length, p.name + " (optimizer state)");
+  return a.data;
 }
 
 uint64_t parse_steps(const Napi::CallbackInfo& info) {
@@ -300,20 +380,13 @@ LossOptions parse_dapo_options(Napi::Env env, Napi::Object lo) {
   else if (*agg == "seq-mean-token-mean") opts.aggregation.mode = Aggregation::SeqMeanTokenMean;
   else if (*agg == "seq-mean-token-sum") opts.aggregation.mode = Aggregation::SeqMeanTokenSum;
   else throw_range(env, "aggregation must be 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum', got '" + *agg + "'");
-  if (auto t = number(lo, "tokenCount")) {
-    if (*t < 0) throw_range(env, "tokenCount must be >= 0");
-    opts.aggregation.token_count = *t;
-  }
-  if (auto s = number(lo, "seqCount")) {
-    if (*s < 0) throw_range(env, "seqCount must be >= 0");
-    opts.aggregation.seq_count = *s;
-  }
+  parse_divisors(lo, opts.aggregation);
   return opts;
 }
 
 }  // namespace
 
-AccumulateCall parse_accumulate(Napi::Env env, Napi::Object bo, Napi::Object lo, size_t targets, KeepAlive& keep) {
+AccumulateCall parse_accumulate(Napi::Env env, Napi::Object bo, Napi::Object lo, size_t targets, CallArrays& arrays) {
   AccumulateCall call;
   auto kind = string(lo, "kind");
   if (!kind || (*kind != "dapo" && *kind != "nll")) throw_type(env, "loss.kind must be 'dapo' or 'nll'");
@@ -325,25 +398,21 @@ AccumulateCall parse_accumulate(Napi::Env env, Napi::Object bo, Napi::Object lo,
   };
   if (mask) {
     check_len(mask->length, "mask");
-    keep.push_back(Napi::Persistent(Napi::Value(mask->array)));
-    call.mask = mask->data;
+    call.mask = arrays.input(*mask, "mask");
   }
   call.want_entropy = boolean(lo, "entropy").value_or(false);
   call.outputs = token_outputs(env, targets, call.want_entropy);
   if (*kind == "nll") {
     call.nll = true;
-    if (auto t = number(lo, "tokenCount")) {
-      if (*t < 0) throw_range(env, "tokenCount must be >= 0");
-      call.token_count = *t;
-    }
+    AggregationConfig divisors;
+    parse_divisors(lo, divisors);
+    call.token_count = divisors.token_count;
     return call;
   }
   auto old_lp = typed_array<float>(bo, "oldLogprobs", napi_float32_array, "Float32Array", true);
   auto adv = typed_array<float>(bo, "advantages", napi_float32_array, "Float32Array", true);
   check_len(old_lp->length, "oldLogprobs");
   check_len(adv->length, "advantages");
-  keep.push_back(Napi::Persistent(Napi::Value(old_lp->array)));
-  keep.push_back(Napi::Persistent(Napi::Value(adv->array)));
   call.options = parse_dapo_options(env, lo);
   auto ref = typed_array<float>(bo, "refLogprobs", napi_float32_array, "Float32Array", false);
   if (auto kl = number(lo, "klCoef")) {
@@ -351,13 +420,10 @@ AccumulateCall parse_accumulate(Napi::Env env, Napi::Object bo, Napi::Object lo,
     call.options.kl_coef = static_cast<float>(*kl);
   }
   if (call.options.kl_coef > 0 && !ref) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
-  if (ref) {
-    check_len(ref->length, "refLogprobs");
-    keep.push_back(Napi::Persistent(Napi::Value(ref->array)));
-  }
-  call.ref_logprobs = ref && call.options.kl_coef > 0 ? ref->data : nullptr;
-  call.old_logprobs = old_lp->data;
-  call.advantages = adv->data;
+  if (ref) check_len(ref->length, "refLogprobs");
+  call.ref_logprobs = ref && call.options.kl_coef > 0 ? arrays.input(*ref, "refLogprobs") : nullptr;
+  call.old_logprobs = arrays.input(*old_lp, "oldLogprobs");
+  call.advantages = arrays.input(*adv, "advantages");
   call.temperature = logit_temperature(env, lo);
   return call;
 }
@@ -377,11 +443,15 @@ AdamWOptions parse_step(Napi::Env env, Napi::Object o) {
   auto lr = number(o, "lr");
   if (!lr) throw_type(env, "lr is required and must be a number");
   if (*lr < 0) throw_range(env, "lr must be >= 0");
+  // The update runs in float32: an lr or eps that does not survive the cast (eps = 1e-300
+  // becomes 0, and 0 / 0 is NaN) would silently write non-finite weights.
+  if (*lr > FLT_MAX) throw_range(env, "lr must be a float32 number, got " + shown(*lr));
   opt.lr = *lr;
   opt.weight_decay = number(o, "weightDecay").value_or(0.0);
-  if (opt.weight_decay < 0) throw_range(env, "weightDecay must be >= 0");
+  if (opt.weight_decay < 0 || opt.weight_decay > FLT_MAX) throw_range(env, "weightDecay must be in [0, 3.4e38]");
   opt.eps = number(o, "eps").value_or(1e-8);
-  if (!(opt.eps > 0)) throw_range(env, "eps must be > 0");
+  if (!(opt.eps >= FLT_MIN && opt.eps <= FLT_MAX))
+    throw_range(env, "eps must be a normal float32 number > 0 (at least 1.2e-38), got " + shown(opt.eps));
   opt.clip_grad_norm = number(o, "clipGradNorm").value_or(0.0);
   if (opt.clip_grad_norm < 0) throw_range(env, "clipGradNorm must be >= 0");
   Napi::Value betas = o.Get("betas");
@@ -407,18 +477,25 @@ Napi::Value step_result(Napi::Env env, const AdamWStats& stats) {
   return r;
 }
 
-GenerateCall parse_generate(Napi::Env env, Napi::Object o) {
-  GenerateCall call;
+std::shared_ptr<GenerateCall> parse_generate(Napi::Env env, Napi::Object o) {
+  auto call = std::make_shared<GenerateCall>();
+  CallArrays& held = call->arrays;
+  // Each array is copied as soon as it is read: a getter of a later key could detach it.
   auto toks = typed_array<int32_t>(o, "promptTokens", napi_int32_array, "Int32Array", true);
+  const int32_t* tokens = held.input(*toks, "promptTokens");
   auto offs = typed_array<int32_t>(o, "promptOffsets", napi_int32_array, "Int32Array", true);
+  const int32_t* offsets = held.input(*offs, "promptOffsets");
   auto stop = typed_array<int32_t>(o, "stop", napi_int32_array, "Int32Array", false);
+  const int32_t* stops = stop ? held.input(*stop, "stop") : nullptr;
   if (offs->length < 2) throw_range(env, "prompts must hold at least one prompt");
   const size_t np = offs->length - 1;
-  if (static_cast<size_t>(offs->data[np]) != toks->length) throw_range(env, "promptOffsets must end at promptTokens.length");
+  if (offsets[0] != 0) throw_range(env, "promptOffsets must start at 0");
+  if (static_cast<size_t>(offsets[np]) != toks->length) throw_range(env, "promptOffsets must end at promptTokens.length");
   for (size_t i = 0; i < np; ++i)
-    if (offs->data[i + 1] < offs->data[i]) throw_range(env, "promptOffsets must not decrease");
-  auto g = std::make_shared<GenerateArgs>();
-  auto prompt_ids = std::make_shared<std::vector<uint64_t>>(np);
+    if (offsets[i + 1] < offsets[i]) throw_range(env, "promptOffsets must not decrease");
+  GenerateArgs& g = call->args;
+  std::vector<uint64_t>& prompt_ids = call->prompt_ids;
+  prompt_ids.assign(np, 0);
   Napi::Value pid = o.Get("promptIds");
   if (!pid.IsUndefined()) {
     if (!pid.IsArray() || pid.As<Napi::Array>().Length() != np)
@@ -429,36 +506,30 @@ GenerateCall parse_generate(Napi::Env env, Napi::Object o) {
       const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
       if (!(d >= 0) || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d)))
         throw_range(env, "promptIds[" + std::to_string(i) + "] must be an integer in [0, 2^53)");
-      (*prompt_ids)[i] = static_cast<uint64_t>(d);
+      prompt_ids[i] = static_cast<uint64_t>(d);
     }
   } else {
-    for (size_t i = 0; i < np; ++i) (*prompt_ids)[i] = i;
+    for (size_t i = 0; i < np; ++i) prompt_ids[i] = i;
   }
-  g->prompt_tokens = toks->data;
-  g->prompt_offsets = offs->data;
-  g->n_prompts = np;
-  g->prompt_ids = prompt_ids->data();
-  g->n = size_arg(env, o, "n", false, 1);
-  if (g->n < 1) throw_range(env, "n must be >= 1");
-  g->max_new_tokens = size_arg(env, o, "maxNewTokens", true);
-  g->sampling.temperature = number(o, "temperature").value_or(1.0);
-  if (g->sampling.temperature < 0) throw_range(env, "temperature must be >= 0");
-  g->sampling.top_p = number(o, "topP").value_or(1.0);
-  if (!(g->sampling.top_p > 0 && g->sampling.top_p <= 1)) throw_range(env, "topP must be in (0, 1]");
-  g->sampling.top_k = size_arg(env, o, "topK", false, 0);
+  g.prompt_tokens = tokens;
+  g.prompt_offsets = offsets;
+  g.n_prompts = np;
+  g.prompt_ids = prompt_ids.data();
+  g.n = size_arg(env, o, "n", false, 1);
+  if (g.n < 1) throw_range(env, "n must be >= 1");
+  g.max_new_tokens = size_arg(env, o, "maxNewTokens", true);
+  g.sampling.temperature = checked_temperature(env, number(o, "temperature").value_or(1.0), true);
+  g.sampling.top_p = number(o, "topP").value_or(1.0);
+  if (!(g.sampling.top_p > 0 && g.sampling.top_p <= 1)) throw_range(env, "topP must be in (0, 1]");
+  g.sampling.top_k = size_arg(env, o, "topK", false, 0);
   const double seed = number(o, "seed").value_or(0);
   if (!(seed >= 0) || seed > 9007199254740991.0 || seed != static_cast<double>(static_cast<uint64_t>(seed)))
     throw_range(env, "seed must be an integer in [0, 2^53)");
-  g->seed = static_cast<uint64_t>(seed);
+  g.seed = static_cast<uint64_t>(seed);
   if (stop) {
-    g->stop = stop->data;
-    g->n_stop = stop->length;
+    g.stop = stops;
+    g.n_stop = stop->length;
   }
-  call.keep.push_back(Napi::Persistent(Napi::Value(toks->array)));
-  call.keep.push_back(Napi::Persistent(Napi::Value(offs->array)));
-  if (stop) call.keep.push_back(Napi::Persistent(Napi::Value(stop->array)));
-  call.args = g;
-  call.prompt_ids = prompt_ids;
   return call;
 }
 

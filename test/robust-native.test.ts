@@ -61,6 +61,18 @@ describe('native crashes found by fuzzing are errors with a code', { timeout: 30
     assertError('config-overflow', 'RangeError', 'ERR_DAPO_RANGE', /the parameter count .* is too large to address/));
   test('Policy.fromConfig: 2^31 layers are refused before any is built', () =>
     assertError('config-layers-huge', 'RangeError', 'ERR_DAPO_RANGE', /needs \d+\.\d GiB, more than this machine's/));
+  for (const moment of ['m', 'v']) {
+    test(`AdamW: only '${moment}' restored, then a step: both moments exist, the count goes on, the update is AdamW's`, () => {
+      const o = outcome(`adamw-only-${moment}`);
+      assert.ok(o.ok, JSON.stringify(o));
+      const r = o.value as { step: number; errW: number; errM: number; errV: number; gradNonZero: boolean };
+      assert.equal(r.step, 4, 'setOptimizerSteps(3), then one step');
+      assert.ok(r.gradNonZero, 'the batch gave a gradient');
+      assert.ok(r.errW < 1e-5 && r.errM < 1e-5 && r.errV < 1e-5, JSON.stringify(r));
+    });
+  }
+  test("the engine's async calls copy their inputs: transferred and zeroed right after the call, results unchanged", () =>
+    assert.deepEqual(outcome('engine-inputs-overwritten').value, { forwardLogits: true, generate: true, accumulate: true }));
   test('Policy.logprobs: batch arrays transferred while the engine reads them', () =>
     assert.deepEqual(outcome('policy-batch-transfer').value, { same: true }));
 });

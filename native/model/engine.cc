@@ -462,8 +462,11 @@ void Engine::forward_logits(const int32_t* tokens, size_t t, float* logits) {
   count_targets(batch);
   Forward& f = reuse_forward();
   forward_packed(batch, false, f);
-  const size_t count = t * c_.vocab;
   gemm_nt(t, c_.vocab, c_.hidden, f.hf.data(), w_.data() + layout_.lm_head, logits, false);
+  require_finite_logits(logits, t * c_.vocab);
+}
+
+void require_finite_logits(const float* logits, size_t count) {
   std::atomic<bool> overflow{false};
   parallel_for(count, 65536, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i)

@@ -45,6 +45,10 @@ struct GenerateResult {
   std::vector<uint8_t> finished;  // 1: ended on a stop id; 0: cut at maxNewTokens or the context
 };
 
+// Throws ERR_DAPO_NONFINITE when any of count logits is NaN or infinite (weights or activations
+// overflowed). Both engines' forwardLogits end with it.
+void require_finite_logits(const float* logits, size_t count);
+
 class Engine {
  public:
   explicit Engine(const ModelConfig& config);

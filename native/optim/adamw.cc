@@ -28,15 +28,23 @@ double global_norm(const float* g, size_t n) {
   return std::sqrt(total);
 }
 
-void AdamW::resize(size_t n) {
+void AdamW::make_moments(size_t n) {
   m_.assign(n, 0.0f);
   v_.assign(n, 0.0f);
-  t_ = 0;
+}
+
+float* AdamW::moment(Moment which, size_t n) {
+  if (!has_moments(n)) make_moments(n);
+  return which == Moment::First ? m_.data() : v_.data();
 }
 
 AdamWStats AdamW::step(float* w, float* g, const std::vector<Span>& spans, size_t n, const AdamWOptions& o,
                         bool zero_grad) {
-  if (m_.size() != n) resize(n);
+  // A first step with no moments set starts the count afresh (as the CUDA engine does).
+  if (!has_moments(n)) {
+    make_moments(n);
+    t_ = 0;
+  }
   AdamWStats stats;
   stats.grad_norm = global_norm(g, n);
   if (!std::isfinite(stats.grad_norm))

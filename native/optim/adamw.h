@@ -23,7 +23,6 @@ struct AdamWStats {
 
 class AdamW {
  public:
-  void resize(size_t n);
   // A run of parameters [begin, end) and whether weight decay applies to it.
   struct Span {
     size_t begin, end;
@@ -35,12 +34,21 @@ class AdamW {
   AdamWStats step(float* w, float* g, const std::vector<Span>& spans, size_t n, const AdamWOptions& o,
                   bool zero_grad = false);
 
-  std::vector<float>& m() { return m_; }
-  std::vector<float>& v() { return v_; }
+  enum class Moment { First, Second };  // m (exp_avg) and v (exp_avg_sq)
+  // One moment of n parameters, to write (a restore). Both moments are made together (zeros)
+  // when either is missing, so one set alone before the first step leaves the other usable, and
+  // the step counter is kept, as the CUDA engine does when its moments are written.
+  float* moment(Moment which, size_t n);
+  // The moments to read: empty until made (by moment() or the first step), zeros in effect.
+  const std::vector<float>& m() const { return m_; }
+  const std::vector<float>& v() const { return v_; }
   uint64_t steps() const { return t_; }
   void set_steps(uint64_t t) { t_ = t; }
 
  private:
+  bool has_moments(size_t n) const { return m_.size() == n && v_.size() == n; }
+  void make_moments(size_t n);
+
   std::vector<float> m_, v_;
   uint64_t t_ = 0;
 };

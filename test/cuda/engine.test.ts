@@ -363,6 +363,42 @@ describe('CUDA engine: memory, errors, save and load', { skip }, () => {
     p.dispose();
   });
 
+  test("the CPU engine's input checks hold here too: temperatures, non-finite weights and state, float32 step options", async () => {
+    const p = await Policy.load('builtin:tiny', { device: 'cuda', dtype: 'float32', seed: 2 });
+    const range = (pattern: RegExp, code = 'ERR_DAPO_RANGE') => (e: unknown) =>
+      e instanceof RangeError && (e as { code?: string }).code === code && pattern.test((e as Error).message);
+    const batch = packBatch([{ prompt: Int32Array.from([1, 2, 3]), response: Int32Array.from([4, 5, 6]) }]);
+    await assert.rejects(p.logprobs(batch, { temperature: 1e-300 }), range(/temperature must be a finite number >= 0\.01, got 1e-300/));
+    await assert.rejects(p.generate([Int32Array.from([1, 2])], { maxNewTokens: 3, temperature: 0.009 }), range(/temperature must be 0 \(greedy\) or a finite number >= 0\.01/));
+    await assert.rejects(p.step({ lr: 1e-3, eps: 1e-300 }), range(/eps must be a normal float32 number > 0/));
+    await assert.rejects(p.accumulate(batch, { kind: 'nll', tokenCount: 0.5 }), range(/tokenCount must be a positive integer/));
+    const w = p.getParameter('model.norm.weight');
+    assert.throws(() => p.setParameter('model.norm.weight', Float32Array.from(w, () => NaN)), range(/model\.norm\.weight holds a non-finite value \(nan\) at flat index 0/, 'ERR_DAPO_NONFINITE'));
+    assert.deepEqual(p.getParameter('model.norm.weight'), w, 'a refused tensor leaves the weights as they were');
+    const shared = new Float32Array(new SharedArrayBuffer(w.byteLength));
+    shared.set(w.map((x) => x * 2));
+    p.setParameter('model.norm.weight', shared);
+    assert.deepEqual(p.getParameter('model.norm.weight'), Float32Array.from(shared), 'a SharedArrayBuffer is read');
+    p.setParameter('model.norm.weight', Float32Array.from(w, () => 3e38));
+    await assert.rejects(p.forwardLogits(Int32Array.from([1, 2, 3])), range(/logits are not finite/, 'ERR_DAPO_NONFINITE'));
+    p.dispose();
+  });
+
+  test("an async call's input arrays are copied: transferred and overwritten while it runs, the result is unchanged", async () => {
+    const p = await Policy.load('builtin:tiny', { device: 'cuda', dtype: 'float32', seed: 3 });
+    const tokens = Int32Array.from({ length: 4000 }, (_, i) => 1 + (i % 30));
+    const offsets = Int32Array.from({ length: 41 }, (_, i) => 100 * i);
+    const expected = await p.logprobs({ tokens: tokens.slice(), offsets: offsets.slice() });
+    await new Promise((r) => setTimeout(r, 0)); // the policy is idle, so the call starts at once
+    const pending = p.logprobs({ tokens, offsets });
+    // The transferred buffers' memory, now the clones', is zeroed: a binding that kept reading it
+    // would see token 0 in every position and sequences of length 0.
+    for (const a of [tokens, offsets]) new Int32Array(structuredClone(a.buffer, { transfer: [a.buffer] })).fill(0);
+    assert.equal(tokens.length, 0, 'detached');
+    assert.deepEqual(await pending, expected);
+    p.dispose();
+  });
+
   test('save (fp32 master weights and AdamW state) and load round trip, across engines', async () => {
     const rng = new Rng(seed + 7);
     const p = await Policy.load('builtin:tiny', { device: 'cuda', seed: 5 });

@@ -3,6 +3,8 @@
 // by default) and prints two JSON lines per case, { case, start: true } before it and
 // { case, ok, value } or { case, error: { name, code, message } } after, so that when a case
 // kills the process the parent test (test/robust-native.test.ts) can say which one did.
+import { pbkdf2 } from 'node:crypto';
+
 import { dapoLoss, dapoLossAsync } from '../../src/loss/index.js';
 import { builtinConfig, Policy } from '../../src/policy/index.js';
 import { native, type NativeLossArgs } from '../../src/native.js';
@@ -40,8 +42,54 @@ function bigLogitsArgs(seed: number): NativeLossArgs {
   };
 }
 
+/** Keeps each of libuv's worker threads busy for a while (pbkdf2), so async work queued now waits. */
+function occupyThreadPool(): Promise<unknown> {
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  return Promise.all(Array.from({ length: threads }, () => new Promise((done) => pbkdf2('dapo', 'salt', 200_000, 32, 'sha256', done))));
+}
+
 function tinyConfig() {
   return builtinConfig('tiny').config;
+}
+
+/**
+ * Sets one AdamW moment of one parameter on a fresh CPU engine (as nothing but a restore does),
+ * sets the step count, takes a step, and compares that parameter and its moments with the
+ * update computed here in float64 from the other moment at zero. Returns the step number and
+ * the largest errors, relative to max(1, |expected|).
+ */
+async function stepAfterOneMoment(set: 'm' | 'v') {
+  const e = new native.PolicyEngine(tinyConfig());
+  try {
+    e.initRandom(7, 0.02);
+    const i = e.params().findIndex((p) => p.name === 'model.layers.0.mlp.up_proj.weight');
+    const size = e.params()[i].size;
+    const state = Float32Array.from({ length: size }, (_, k) => (set === 'm' ? 1e-3 * Math.sin(k + 1) : 1e-6 * (1 + Math.cos(k))));
+    e.setOptimizerState(i, set, state);
+    e.setOptimizerSteps(3);
+    const tokens = Int32Array.from({ length: 24 }, (_, k) => 1 + ((k * 7) % 30));
+    await e.accumulate({ tokens, offsets: Int32Array.from([0, 12, 24]) }, { kind: 'nll' });
+    const g = e.getGrad(i), w0 = e.getParam(i);
+    const lr = 1e-3, wd = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const { step } = await e.step({ lr, weightDecay: wd, betas: [b1, b2], eps });
+    const m = e.getOptimizerState(i, 'm'), v = e.getOptimizerState(i, 'v'), w = e.getParam(i);
+    // The moments update with the betas as float32 (as adamw.cc does), the bias corrections in double.
+    const b1f = Math.fround(b1), b2f = Math.fround(b2);
+    const bc1 = 1 - b1 ** step, bc2 = 1 - b2 ** step;
+    let errW = 0, errM = 0, errV = 0;
+    const err = (got: number, want: number) => Math.abs(got - want) / Math.max(1, Math.abs(want));
+    for (let k = 0; k < size; k++) {
+      const m1 = b1f * (set === 'm' ? state[k] : 0) + (1 - b1f) * g[k];
+      const v1 = b2f * (set === 'v' ? state[k] : 0) + (1 - b2f) * g[k] * g[k];
+      const w1 = w0[k] * (1 - lr * wd) - ((lr / bc1) * m1) / (Math.sqrt(v1) / Math.sqrt(bc2) + eps);
+      errW = Math.max(errW, err(w[k], w1));
+      errM = Math.max(errM, err(m[k] * 1e3, m1 * 1e3));
+      errV = Math.max(errV, err(v[k] * 1e6, v1 * 1e6));
+    }
+    return { step, errW, errM, errV, gradNonZero: g.some((x) => x !== 0) };
+  } finally {
+    e.dispose();
+  }
 }
 
 const CASES: Record<string, () => Promise<unknown>> = {
@@ -135,6 +183,63 @@ const CASES: Record<string, () => Promise<unknown>> = {
   // A layer count that does not overflow must not spend minutes naming 2^31 layers first.
   async 'config-layers-huge'() {
     return Policy.fromConfig({ ...tinyConfig(), numLayers: 2 ** 31 });
+  },
+  // setOptimizerState(i, 'm') sized m alone; the next step skipped sizing and wrote into an
+  // empty v (out of bounds). Both moments are now made together, and the step count is kept.
+  async 'adamw-only-m'() {
+    return stepAfterOneMoment('m');
+  },
+  async 'adamw-only-v'() {
+    return stepAfterOneMoment('v');
+  },
+  // Every array input of the engine's async calls transferred, and its memory (now the clone's)
+  // zeroed, just after the call: the call must have copied them (CallArrays), as both engines'
+  // bindings share the parsing (bindings/policy_call.cc). Results equal an untouched call's.
+  async 'engine-inputs-overwritten'() {
+    const e = new native.PolicyEngine(tinyConfig());
+    try {
+      e.initRandom(11, 0.02);
+      // Starts the call with libuv's pool busy, so its worker runs only after `arrays` were
+      // transferred and their memory zeroed.
+      const withInputsZeroed = async <T>(start: () => Promise<T>, arrays: ArrayBufferView[]): Promise<T> => {
+        const busy = occupyThreadPool();
+        const call = start();
+        call.catch(() => undefined); // handled here too: it may settle while the pool is busy
+        for (const a of arrays) new Uint8Array(structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] })).fill(0);
+        await busy;
+        return call;
+      };
+      const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i]));
+      const ids = (n: number) => Int32Array.from({ length: n }, (_, k) => 1 + ((k * 5) % 30));
+
+      const wantLogits = await e.forwardLogits(ids(200));
+      const forwardIds = ids(200);
+      const forwardLogits = same(await withInputsZeroed(() => e.forwardLogits(forwardIds), [forwardIds]), wantLogits);
+
+      const generateArgs = () => ({
+        promptTokens: ids(20), promptOffsets: Int32Array.from([0, 10, 20]), n: 3, maxNewTokens: 12, temperature: 1, seed: 4, stop: Int32Array.from([2]),
+      });
+      const wantGenerated = await e.generate(generateArgs());
+      const args = generateArgs();
+      const got = await withInputsZeroed(() => e.generate(args), [args.promptTokens, args.promptOffsets, args.stop]);
+      const generate = same(got.tokens, wantGenerated.tokens) && same(got.logprobs, wantGenerated.logprobs) && same(got.offsets, wantGenerated.offsets);
+
+      const targets = 90 + 80;
+      const batch = () => ({
+        tokens: ids(200), offsets: Int32Array.from([0, 100, 200]), promptLengths: Int32Array.from([10, 20]),
+        oldLogprobs: Float32Array.from({ length: targets }, (_, k) => -1 - (k % 7) / 10),
+        advantages: Float32Array.from({ length: targets }, (_, k) => (k % 3) - 1),
+        mask: Uint8Array.from({ length: targets }, (_, k) => (k % 11 ? 1 : 0)),
+      });
+      const loss = { kind: 'dapo', clipC: 3, aggregation: 'seq-mean-token-mean' } as const;
+      const want = await e.accumulate(batch(), loss);
+      const b = batch();
+      const result = await withInputsZeroed(() => e.accumulate(b, loss), [b.tokens, b.offsets, b.promptLengths, b.oldLogprobs, b.advantages, b.mask]);
+      const accumulate = Object.is(result.loss, want.loss) && same(result.logprobs, want.logprobs);
+      return { forwardLogits, generate, accumulate };
+    } finally {
+      e.dispose();
+    }
   },
   // The policy's batch arrays transferred away while the engine reads them.
   async 'policy-batch-transfer'() {

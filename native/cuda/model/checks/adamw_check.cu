@@ -13,6 +13,7 @@
 //   params[0] lr (0: 1e-3), params[1] weight decay, params[2] clip_grad_norm (<= 0: none; the
 //   gradient's norm is about sqrt(n), so 1 clips); beta1 0.9, beta2 0.999, eps 1e-8.
 //   Outputs: w, m, v, g (zeroed), w_compute (when dims[3] is 1; in bf16 mode the rounding of w).
+#include <algorithm>
 #include <set>
 
 #include "cuda/model/checks/layer_check_support.cuh"
@@ -104,9 +105,8 @@ int run_update(const OpCase& c, OpReport& report, char* message, size_t message_
 
   std::vector<float> want_w = w0, want_g = g0;
   AdamW opt;
-  opt.resize(n);
-  opt.m() = m0;
-  opt.v() = v0;
+  std::copy(m0.begin(), m0.end(), opt.moment(AdamW::Moment::First, n));
+  std::copy(v0.begin(), v0.end(), opt.moment(AdamW::Moment::Second, n));
   opt.set_steps(k.t - 1);
   opt.step(want_w.data(), want_g.data(), spans, n, k.o, true);
 
