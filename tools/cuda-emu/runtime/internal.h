@@ -101,6 +101,7 @@ struct Thread : ThreadView {
   ThreadState state = ThreadState::Fresh;
   Fiber* fiber = nullptr;
   const char* waiting_at = "";
+  const void* waiting_pc = nullptr;  // the device code's call into the wait, for deadlock reports
   std::vector<AsyncCopy> pending;
   std::deque<std::vector<AsyncCopy>> groups;
 };
@@ -152,6 +153,10 @@ constexpr size_t kStaticArenaOffset = 256 << 10;   // past the largest dynamic a
 Thread& current();     // the running fiber's thread (faults when none runs)
 Block& current_block();
 void block_thread(const char* where);  // parks the running thread until another wakes it
+// Where device code called into the runtime: set by the entry points that may wait, so a
+// deadlock report names the source line (source_line symbolizes it with addr2line).
+#define EMU_NOTE_CALLER() (::emu::current().waiting_pc = __builtin_return_address(0))
+std::string source_line(const void* pc);
 void wake(Thread& t);
 void note_progress();
 void check_pending_fault();

@@ -275,7 +275,10 @@ std::string describe_waiters(Run& run) {
   int shown = 0;
   for (Thread& t : run.threads) {
     if (t.state != ThreadState::Blocked && t.state != ThreadState::Spinning) continue;
-    if (shown++ < 6) s += "\n    " + where(t) + " waits at " + t.waiting_at;
+    if (shown++ >= 6) continue;
+    s += "\n    " + where(t) + " waits at " + t.waiting_at;
+    const std::string line = source_line(t.waiting_pc);
+    if (!line.empty()) s += " (" + line + ")";
   }
   if (shown > 6) s += "\n    ... and " + std::to_string(shown - 6) + " more";
   return s;
@@ -602,18 +605,27 @@ int block_barrier(int predicate) {
 
 }  // namespace
 
-void syncthreads() { block_barrier(1); }
-int syncthreads_count(int p) { return block_barrier(p); }
+void syncthreads() {
+  EMU_NOTE_CALLER();
+  block_barrier(1);
+}
+int syncthreads_count(int p) {
+  EMU_NOTE_CALLER();
+  return block_barrier(p);
+}
 int syncthreads_and(int p) {
+  EMU_NOTE_CALLER();
   block_barrier(p);
   return current_block().result_and;
 }
 int syncthreads_or(int p) {
+  EMU_NOTE_CALLER();
   block_barrier(p);
   return current_block().result_or;
 }
 
 void cluster_sync() {
+  EMU_NOTE_CALLER();
   Thread& t = current();
   check_pending_fault();
   Cluster& c = *t.block->cluster;
@@ -630,7 +642,9 @@ void cluster_sync() {
 
 // ---- warp collectives ----
 
-WarpSlot warp_collective(WarpOp op, unsigned mask, const WarpSlot& mine, WarpFn fn, const void* extra) {
+namespace {
+
+WarpSlot collective(WarpOp op, unsigned mask, const WarpSlot& mine, WarpFn fn, const void* extra) {
   Thread& t = current();
   check_pending_fault();
   Block& b = *t.block;
@@ -667,13 +681,20 @@ WarpSlot warp_collective(WarpOp op, unsigned mask, const WarpSlot& mine, WarpFn 
   return w.out[lane];
 }
 
+}  // namespace
+
+WarpSlot warp_collective(WarpOp op, unsigned mask, const WarpSlot& mine, WarpFn fn, const void* extra) {
+  EMU_NOTE_CALLER();
+  return collective(op, mask, mine, fn, extra);
+}
+
 void shfl_fn(const WarpSlot* in, WarpSlot* out, unsigned mask, const void* extra) {
   const ShflArgs& a = *static_cast<const ShflArgs*>(extra);
   const int width = a.width;
   for (int l = 0; l < 32; ++l) {
     if (!(mask >> l & 1u)) continue;
     int arg;
-    std::memcpy(&arg, in[l].bytes + a.size - sizeof(int), sizeof(int));  // In{T v; int arg} ends with arg
+    std::memcpy(&arg, in[l].bytes + a.arg_offset, sizeof(int));
     const int base = l & ~(width - 1);
     int src = l;
     switch (a.kind) {
@@ -703,15 +724,21 @@ void ballot_fn(const WarpSlot* in, WarpSlot* out, unsigned mask, const void*) {
 }  // namespace
 
 unsigned ballot(unsigned mask, int p) {
-  return from_slot<unsigned>(warp_collective(WarpOp::Ballot, mask, slot_of(p ? 1 : 0), ballot_fn, nullptr));
+  EMU_NOTE_CALLER();
+  return from_slot<unsigned>(collective(WarpOp::Ballot, mask, slot_of(p ? 1 : 0), ballot_fn, nullptr));
 }
 int vote_all(unsigned mask, int p) {
-  return from_slot<unsigned>(warp_collective(WarpOp::All, mask, slot_of(p ? 1 : 0), ballot_fn, nullptr)) == mask;
+  EMU_NOTE_CALLER();
+  return from_slot<unsigned>(collective(WarpOp::All, mask, slot_of(p ? 1 : 0), ballot_fn, nullptr)) == mask;
 }
 int vote_any(unsigned mask, int p) {
-  return from_slot<unsigned>(warp_collective(WarpOp::Any, mask, slot_of(p ? 1 : 0), ballot_fn, nullptr)) != 0;
+  EMU_NOTE_CALLER();
+  return from_slot<unsigned>(collective(WarpOp::Any, mask, slot_of(p ? 1 : 0), ballot_fn, nullptr)) != 0;
 }
-void syncwarp(unsigned mask) { warp_collective(WarpOp::SyncWarp, mask, WarpSlot(), ballot_fn, nullptr); }
+void syncwarp(unsigned mask) {
+  EMU_NOTE_CALLER();
+  collective(WarpOp::SyncWarp, mask, WarpSlot(), ballot_fn, nullptr);
+}
 
 // ---- shared memory ----
 

@@ -2,6 +2,7 @@
 // runs the launch (runtime/scheduler.cc); `threadIdx` and friends read the running fiber's
 // record. Barriers, warp collectives, clusters and asynchronous copies switch fibers.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -75,7 +76,7 @@ enum class ShflKind : int { Idx, Up, Down, Xor };
 struct ShflArgs {
   ShflKind kind;
   int width;
-  unsigned size;
+  unsigned arg_offset;  // where the lane argument sits in each slot (after the value, and its padding)
 };
 EMU_API void shfl_fn(const WarpSlot* in, WarpSlot* out, unsigned mask, const void* extra);
 
@@ -86,7 +87,7 @@ inline T shfl(ShflKind kind, unsigned mask, T v, int lane_arg, int width) {
     T v;
     int arg;
   } in{v, lane_arg};
-  const ShflArgs args{kind, width, static_cast<unsigned>(sizeof(In))};
+  const ShflArgs args{kind, width, static_cast<unsigned>(offsetof(In, arg))};
   return from_slot<In>(warp_collective(WarpOp::Shfl, mask, slot_of(in), shfl_fn, &args)).v;
 }
 
