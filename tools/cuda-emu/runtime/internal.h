@@ -65,7 +65,7 @@ struct KernelInfo {
   unsigned max_threads = 0;  // __launch_bounds__, 0 when none
   size_t max_dynamic_smem = DeviceLimits::kSharedPerBlock;
   bool non_portable_cluster = false;
-  size_t static_smem_seen = 0;  // the largest static shared memory a run has used
+  size_t static_smem_seen = 0;  // the largest static shared memory a run has used (as nvcc counts it)
 };
 KernelInfo& kernel_info(const void* fn);  // registered or not
 cudaError_t check_launch(const KernelLaunch& l, const KernelInfo& info);
@@ -136,6 +136,7 @@ struct Block {
   // Shared memory: [dynamic | redzone | static variables ...] in one window.
   unsigned char* window = nullptr;
   size_t dynamic_bytes = 0, static_top = 0;
+  size_t static_bytes = 0;  // the static variables as nvcc lays them out (each at its alignment), no redzones
   std::vector<std::pair<const void*, size_t>> statics;  // key -> offset
   std::map<unsigned, MBarrier> mbarriers;               // by shared address
   bool exited = false;

@@ -231,6 +231,7 @@ void setup_block(Run& run, Block& b, const uint3& idx, unsigned rank, unsigned c
   b.window = window_for(rank);
   b.dynamic_bytes = l.smem;
   b.static_top = kStaticArenaOffset;
+  b.static_bytes = 0;
   b.statics.clear();
   b.mbarriers.clear();
   b.exited = false;
@@ -761,11 +762,12 @@ void* shared_var(const void* key, size_t bytes, size_t align) {
     fault(cudaErrorInvalidValue, "static __shared__ variables exceed 48 KiB (nvcc refuses this)");
   b.static_top = offset + bytes;
   b.statics.emplace_back(key, offset);
-  const size_t static_bytes = b.static_top - kStaticArenaOffset;  // an upper bound (includes redzones)
-  if (g_run->info && static_bytes > g_run->info->static_smem_seen) g_run->info->static_smem_seen = static_bytes;
-  if (b.dynamic_bytes + bytes > DeviceLimits::kSharedPerBlockOptin)
-    fault(cudaErrorInvalidValue, "%zu bytes of dynamic shared memory and a %zu-byte __shared__ variable exceed the "
-          "device's %zu bytes a block", b.dynamic_bytes, bytes, DeviceLimits::kSharedPerBlockOptin);
+  // The limits count what the kernel would use on a GPU, not the emulator's redzones and padding.
+  b.static_bytes = (b.static_bytes + align - 1) / align * align + bytes;
+  if (g_run->info && b.static_bytes > g_run->info->static_smem_seen) g_run->info->static_smem_seen = b.static_bytes;
+  if (b.dynamic_bytes + b.static_bytes > DeviceLimits::kSharedPerBlockOptin)
+    fault(cudaErrorInvalidValue, "%zu bytes of dynamic and %zu of static shared memory exceed the device's %zu bytes a block",
+          b.dynamic_bytes, b.static_bytes, DeviceLimits::kSharedPerBlockOptin);
   open_range(b.window + offset, bytes);
   return b.window + offset;
 }
