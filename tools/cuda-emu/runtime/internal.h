@@ -109,6 +109,7 @@ struct Thread : ThreadView {
 struct WarpState {
   unsigned lanes = 0;    // lanes that exist
   unsigned arrived = 0;  // lanes waiting at a collective
+  unsigned exited = 0;   // lanes that have ended
   WarpOp op[32];
   unsigned mask[32];
   WarpSlot in[32], out[32];

@@ -563,6 +563,7 @@ void thread_exit() {
       fault(cudaErrorIllegalInstruction, "lane %u exits while lane %u waits for it at %s (mask 0x%08x)", t.lane, l,
             op_name(w.op[l]), w.mask[l]);
   t.state = ThreadState::Done;
+  w.exited |= bit;
   note_progress();
   --b.live;
   if (b.at_barrier > 0 && b.at_barrier == b.live) {
@@ -657,12 +658,13 @@ WarpSlot collective(WarpOp op, unsigned mask, const WarpSlot& mine, WarpFn fn, c
   if (mask & ~w.lanes)
     fault(cudaErrorIllegalInstruction, "%s with mask 0x%08x names lanes the block does not have (warp lanes 0x%08x)",
           op_name(op), mask, w.lanes);
-  for (unsigned l = 0; l < 32; ++l) {
-    if (!(mask >> l & 1u) || l == lane) continue;
-    const Thread& o = b.threads[t.warp * 32 + l];
-    if (o.state == ThreadState::Done)
-      fault(cudaErrorIllegalInstruction, "%s (mask 0x%08x) waits for lane %u, which has exited", op_name(op), mask, l);
-    if ((w.arrived >> l & 1u) && (w.op[l] != op || w.mask[l] != mask))
+  // Only lanes of the mask are looked at (bit by bit): this runs for every lane of every collective.
+  if (const unsigned gone = w.exited & mask)
+    fault(cudaErrorIllegalInstruction, "%s (mask 0x%08x) waits for lane %d, which has exited", op_name(op), mask,
+          __builtin_ctz(gone));
+  for (unsigned waiting = w.arrived & mask & ~bit; waiting; waiting &= waiting - 1) {
+    const unsigned l = static_cast<unsigned>(__builtin_ctz(waiting));
+    if (w.op[l] != op || w.mask[l] != mask)
       fault(cudaErrorIllegalInstruction, "divergent warp: lane %u is at %s (mask 0x%08x) while lane %u is at %s (mask 0x%08x)",
             lane, op_name(op), mask, l, op_name(w.op[l]), w.mask[l]);
   }
@@ -674,8 +676,8 @@ WarpSlot collective(WarpOp op, unsigned mask, const WarpSlot& mine, WarpFn fn, c
   if ((w.arrived & mask) == mask) {
     fn(w.in, w.out, mask, extra);
     w.arrived &= ~mask;
-    for (unsigned l = 0; l < 32; ++l)
-      if ((mask >> l & 1u) && l != lane) wake(b.threads[t.warp * 32 + l]);
+    for (unsigned others = mask & ~bit; others; others &= others - 1)
+      wake(b.threads[t.warp * 32 + static_cast<unsigned>(__builtin_ctz(others))]);
     return w.out[lane];
   }
   block_thread(op_name(op));
