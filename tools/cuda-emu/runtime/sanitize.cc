@@ -62,12 +62,18 @@ __attribute__((constructor)) void install_asan_callback() { __asan_set_error_rep
 
 }  // namespace
 
+// The handlers take void* as the compiler declares them (it does, as built-ins, when a sanitizer is on).
 extern "C" {
-EMU_API void __ubsan_handle_type_mismatch_v1(TypeMismatchData* d, uintptr_t ptr) { type_mismatch(d, ptr); }
-EMU_API void __ubsan_handle_type_mismatch_v1_abort(TypeMismatchData* d, uintptr_t ptr) { type_mismatch(d, ptr); }
-EMU_API void __ubsan_handle_alignment_assumption(AlignmentAssumptionData* d, uintptr_t ptr, uintptr_t align, uintptr_t) {
+EMU_API void __ubsan_handle_type_mismatch_v1(void* d, void* ptr) {
+  type_mismatch(static_cast<TypeMismatchData*>(d), reinterpret_cast<uintptr_t>(ptr));
+}
+EMU_API void __ubsan_handle_type_mismatch_v1_abort(void* d, void* ptr) {
+  type_mismatch(static_cast<TypeMismatchData*>(d), reinterpret_cast<uintptr_t>(ptr));
+}
+EMU_API void __ubsan_handle_alignment_assumption(void* data, void* ptr, void* align, void*) {
+  const auto* d = static_cast<AlignmentAssumptionData*>(data);
   if (emu::g_thread)
     emu::fault(cudaErrorMisalignedAddress, "%s:%u: pointer 0x%zx assumed %zu-byte aligned", d->loc.file, d->loc.line,
-               static_cast<size_t>(ptr), static_cast<size_t>(align));
+               reinterpret_cast<size_t>(ptr), reinterpret_cast<size_t>(align));
 }
 }
