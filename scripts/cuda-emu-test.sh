@@ -4,10 +4,11 @@
 # addon at it with DAPO_CUDA_MODULE, and runs the suites, which then run instead of skipping.
 # A pass here is an emulator pass, not a GPU pass: see the README for what it cannot prove.
 #
-# Usage: scripts/cuda-emu-test.sh [--asan] [test files...]   (default: every test/cuda suite)
+# Usage: scripts/cuda-emu-test.sh [--asan] [node --test options and files...]   (default: every test/cuda suite)
 # Environment:
-#   DAPO_CUDA_OP_MAX_SIZE  op-table rows larger than this are skipped with the reason (default 2e6;
-#                          the largest rows take hours on the emulator)
+#   DAPO_CUDA_OP_MAX_WORK  op-table rows with more work are skipped with the reason (default 2e6;
+#                          the largest rows take hours on the emulator; the attention rows are cheap:
+#                          DAPO_CUDA_OP_MAX_WORK=2e8 scripts/cuda-emu-test.sh --test-name-pattern=attention test/cuda/ops.test.ts)
 #   DAPO_EMU_JOBS          parallel compile jobs (default: all cores)
 #   DAPO_TEST_SEED         replays a run's random inputs, as in every suite
 # The addon (build/Release) must be built first (npm run build:native).
@@ -19,9 +20,11 @@ if [ "${1:-}" = "--asan" ]; then
   shift
 fi
 if [ "$variant" = asan ]; then sh "$root/scripts/cuda-emu-build.sh" --asan; else sh "$root/scripts/cuda-emu-build.sh"; fi
+# The emulator's own test first: if it does not catch the defects it claims to, nothing below means much.
+"$root/build/cuda-emu/$variant/cuda-emu-selftest"
 DAPO_CUDA_MODULE="$root/build/cuda-emu/$variant/libdapo_cuda.so"
-DAPO_CUDA_OP_MAX_SIZE=${DAPO_CUDA_OP_MAX_SIZE:-2000000}
-export DAPO_CUDA_MODULE DAPO_CUDA_OP_MAX_SIZE
+DAPO_CUDA_OP_MAX_WORK=${DAPO_CUDA_OP_MAX_WORK:-2000000}
+export DAPO_CUDA_MODULE DAPO_CUDA_OP_MAX_WORK
 cd "$root"
 if [ "$variant" = asan ]; then
   # Node itself is not instrumented: the sanitizer runtime must be loaded first.
@@ -38,7 +41,7 @@ if (!info.emulator) {
     + ' an addon built before DAPO_CUDA_MODULE existed ignores it: rebuild it with npm run build:native');
   process.exit(1);
 }
-console.log('CUDA suites on ' + info.emulator + ' (op rows up to size ' + process.env.DAPO_CUDA_OP_MAX_SIZE + ')');
+console.log('CUDA suites on ' + info.emulator + ' (op rows up to work ' + process.env.DAPO_CUDA_OP_MAX_WORK + ')');
 "
 if [ $# -eq 0 ]; then set -- test/cuda/*.test.ts; fi
 exec node --import tsx --test --test-concurrency=1 "$@"

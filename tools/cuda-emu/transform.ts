@@ -13,6 +13,7 @@
 // changed.
 //
 // Usage: node --import tsx tools/cuda-emu/transform.ts <native dir> <out dir>
+//        node --import tsx tools/cuda-emu/transform.ts --file <in.cu> <out.cc>   (one file: the selftest)
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -403,23 +404,35 @@ function walk(dir: string): string[] {
   });
 }
 
+/** Writes `target` only when its text changes (so the build recompiles only what changed). */
+function writeIfChanged(target: string, text: string): boolean {
+  if (existsSync(target) && readFileSync(target, 'utf8') === text) return false;
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, text);
+  return true;
+}
+
+/** One file, named `shown` in messages and #line. */
+function transformFile(path: string, shown: string, target: string): boolean {
+  return writeIfChanged(target, `#line 1 "${shown}"\n${transformSource(readFileSync(path, 'utf8'), shown)}`);
+}
+
 function main(): void {
-  const [nativeDir, outDir] = process.argv.slice(2);
-  if (!nativeDir || !outDir) throw new Error('usage: transform.ts <native dir> <out dir>');
+  const args = process.argv.slice(2);
+  if (args[0] === '--file' && args.length === 3) {
+    transformFile(args[1], relative(process.cwd(), args[1]), args[2]);
+    return;
+  }
+  const [nativeDir, outDir] = args;
+  if (!nativeDir || !outDir) throw new Error('usage: transform.ts <native dir> <out dir> | --file <in.cu> <out.cc>');
   const root = resolve(nativeDir);
   let written = 0;
   let total = 0;
   for (const path of walk(join(root, 'cuda'))) {
     if (!/\.(cu|cuh|cc|h)$/.test(path)) continue;
     const rel = relative(root, path);
-    const src = readFileSync(path, 'utf8');
-    const text = `#line 1 "native/${rel}"\n${transformSource(src, `native/${rel}`)}`;
-    const target = join(outDir, rel.endsWith('.cu') ? `${rel}.cc` : rel);
     total++;
-    if (existsSync(target) && readFileSync(target, 'utf8') === text) continue;
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, text);
-    written++;
+    if (transformFile(path, `native/${rel}`, join(outDir, rel.endsWith('.cu') ? `${rel}.cc` : rel))) written++;
   }
   // A source that is gone takes its copy with it, so the build does not compile a stale file.
   let removed = 0;

@@ -34,6 +34,11 @@ void set_sticky(cudaError_t e) {
   t_last = sticky_error();
 }
 
+void clear_errors() {
+  g_sticky.store(cudaSuccess);
+  t_last = cudaSuccess;
+}
+
 bool verbose() {
   static const bool on = [] {
     const char* v = std::getenv("DAPO_CUDA_EMU_VERBOSE");

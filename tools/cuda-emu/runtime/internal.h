@@ -51,12 +51,14 @@ size_t device_memory_capacity();  // DAPO_CUDA_EMU_MEMORY_MB, default 8 GiB
 cudaError_t ret(cudaError_t e);     // records a failure as the thread's last error
 cudaError_t sticky_error();         // the context's sticky error (a fault), or cudaSuccess
 void set_sticky(cudaError_t e);
+void clear_errors();  // cudaDeviceReset: a new context has no sticky error
 void warn(const char* format, ...) __attribute__((format(printf, 1, 2)));
 bool verbose();                     // DAPO_CUDA_EMU_VERBOSE=1
 
 // ---- memory ----
 bool is_device_range(const void* p, size_t bytes);  // inside one device allocation
 bool is_device_pointer(const void* p);
+void release_all();  // cudaDeviceReset
 
 // ---- kernels ----
 struct KernelInfo {

@@ -86,6 +86,13 @@ cudaError_t check_sides(const void* dst, const void* src, size_t bytes, cudaMemc
 
 }  // namespace
 
+// cudaDeviceReset: every device allocation is gone (page-locked host memory too, as the context's).
+void release_all() {
+  for (auto& [base, allocation] : allocations()) std::free(reinterpret_cast<void*>(base));
+  allocations().clear();
+  g_device_bytes = 0;
+}
+
 bool is_device_range(const void* p, size_t bytes) {
   uintptr_t base = 0;
   const Allocation* a = find(p, &base);

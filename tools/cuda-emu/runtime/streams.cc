@@ -110,7 +110,14 @@ cudaError_t cudaDeviceSynchronize() {
   return emu::capture_guard("cudaDeviceSynchronize");
 }
 
-cudaError_t cudaDeviceReset() { return cudaSuccess; }
+// A new context: no sticky error, no allocations (streams, events and graphs are not tracked, and
+// stay valid here where a GPU would invalidate them).
+cudaError_t cudaDeviceReset() {
+  Lock lock(emu::device_mutex());
+  emu::release_all();
+  emu::clear_errors();
+  return cudaSuccess;
+}
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
   Lock lock(emu::device_mutex());
