@@ -48,18 +48,19 @@ function panelSpec(panel: PlotPanel, rows: Array<Record<string, number>>) {
   };
 }
 
+/** The vega-lite spec of the picture: the panels with data, four a row. */
+export function trainingSpec(rows: Array<Record<string, number>>, title: string, panels = TRAINING_PANELS): Record<string, unknown> {
+  return {
+    title: { text: title, anchor: 'start', offset: 12 },
+    columns: 4,
+    concat: panels.map((p) => panelSpec(p, rows)).filter((c) => c !== undefined),
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
+  };
+}
+
 /** Renders the panels as a PNG at `outPath` (written to a temporary name, then renamed). */
 export async function plotMetrics(rows: Array<Record<string, number>>, outPath: string, title: string, panels = TRAINING_PANELS): Promise<RenderedPng> {
-  const charts = panels.map((p) => panelSpec(p, rows)).filter((c) => c !== undefined);
-  return renderSpec(
-    {
-      title: { text: title, anchor: 'start', offset: 12 },
-      columns: 4,
-      concat: charts,
-      resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
-    },
-    outPath,
-  );
+  return renderSpec(trainingSpec(rows, title, panels), outPath);
 }
 
 /** Redraws DIR/training_metrics.png from DIR/metrics.jsonl. */
