@@ -49,7 +49,8 @@ function textWidth(item: TextItem, text?: unknown): number {
   const bold = item.fontWeight === 'bold' || (typeof item.fontWeight === 'number' && item.fontWeight >= 600);
   return ((item.fontSize ?? 11) * units * (bold ? 1.12 : 1)) / 2048;
 }
-(vega.textMetrics as { width: (item: TextItem, text?: unknown) => number }).width = textWidth;
+// vega exports textMetrics (vl-convert sets its width the same way); its typings leave it out.
+(vega as unknown as { textMetrics: { width: (item: TextItem, text?: unknown) => number } }).textMetrics.width = textWidth;
 
 export interface RenderedPng {
   path: string;
