@@ -3,6 +3,8 @@
 // all read through it, and the resolved config is written beside each run.
 import { readFileSync } from 'node:fs';
 
+import { BUILTIN_TASKS, isBuiltinDataset } from '../task/index.js';
+
 export const ALGOS = ['dapo', 'grpo'] as const;
 export const AGGREGATIONS = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
@@ -22,6 +24,7 @@ export interface TrainConfig {
   promptOverflow: (typeof PROMPT_OVERFLOW)[number];
   reward: string;
   out: string | undefined;
+  warmupCache: string | undefined;
   seed: number;
   device: (typeof DEVICES)[number];
   algo: Algo;
@@ -98,6 +101,7 @@ export const RECIPE_DEFAULTS: TrainConfig = {
   promptOverflow: 'drop',
   reward: 'dapo-math',
   out: undefined,
+  warmupCache: undefined,
   seed: 1,
   device: 'auto',
   algo: 'dapo',
@@ -176,7 +180,7 @@ export const ALGO_PRESETS: Record<Algo, Partial<TrainConfig>> = {
 
 export const OPTIONS: OptionSpec[] = [
   { key: 'model', kind: 'string', group: 'Model and data', describe: "Hugging Face model folder, or 'builtin:tiny'" },
-  { key: 'dataset', kind: 'string', group: 'Model and data', describe: "parquet file (DAPO-Math-17k layout by default), or 'builtin:arithmetic'" },
+  { key: 'dataset', kind: 'string', group: 'Model and data', describe: "parquet file (DAPO-Math-17k layout by default), or a built-in task: 'builtin:arithmetic', 'builtin:chains'" },
   { key: 'valDataset', kind: 'string', group: 'Model and data', describe: 'parquet file for validation (default: the built-in held-out split, or none)' },
   { key: 'inputKey', kind: 'string', group: 'Model and data', describe: 'prompt column (dot path into structs)' },
   { key: 'answerKey', kind: 'string', group: 'Model and data', describe: 'answer column (dot path into structs)' },
@@ -186,6 +190,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'promptOverflow', kind: 'string', choices: PROMPT_OVERFLOW, group: 'Model and data', describe: 'what to do with longer prompts' },
   { key: 'reward', kind: 'string', group: 'Model and data', describe: "'dapo-math', 'boxed', or a JS module exporting (response, sample) => number | {score, acc}" },
   { key: 'out', kind: 'string', group: 'Run', describe: 'output folder (default runs/<timestamp>)' },
+  { key: 'warmupCache', kind: 'string', group: 'Run', describe: 'folder of warm-up models (built-in tasks) to reuse by task, model and seed, and to add to' },
   { key: 'seed', kind: 'number', int: true, min: 0, group: 'Run', describe: 'seed for the model init, sampling and data order' },
   { key: 'device', kind: 'string', choices: DEVICES, group: 'Run', describe: 'where the policy runs' },
   { key: 'algo', kind: 'string', choices: ALGOS, group: 'Run', describe: "'grpo' presets the baseline: symmetric clip 0.2, seq-mean-token-mean, no dynamic sampling, no overlong shaping" },
@@ -280,11 +285,13 @@ export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<T
   const algo = chosen.algo ?? RECIPE_DEFAULTS.algo;
   const config: TrainConfig = {
     ...RECIPE_DEFAULTS,
-    ...(dataset === BUILTIN_DATASET ? BUILTIN_SCALE : {}),
+    ...(isBuiltinDataset(dataset) ? { ...BUILTIN_SCALE, ...BUILTIN_TASKS[dataset]?.settings } : {}),
     ...ALGO_PRESETS[algo],
     ...chosen,
   };
   for (const spec of OPTIONS) checkOption(spec, config[spec.key], 'option');
+  if (isBuiltinDataset(config.dataset) && !BUILTIN_TASKS[config.dataset])
+    throw new ConfigError(`option dataset: unknown built-in task '${config.dataset}' (choose one of ${Object.keys(BUILTIN_TASKS).join(', ')})`);
   // Greedy rollouts make every group uniform, and the loss needs the sampled distribution.
   if (config.temperature <= 0) throw new ConfigError(`option temperature must be greater than 0 for training rollouts, got ${config.temperature}`);
   if (config.clipC !== 0 && config.clipC <= 1) throw new ConfigError(`option clipC must be 0 (off) or greater than 1, got ${config.clipC}`);

@@ -5,9 +5,9 @@ import { resolve } from 'node:path';
 import { loadPromptDataset, type PromptRow } from '../data/index.js';
 import { Policy } from '../policy/index.js';
 import { resolveReward, type RewardFn } from '../reward/index.js';
-import { makeArithmeticTask } from '../task/arithmetic.js';
+import { isBuiltinDataset, makeBuiltinTask, type BuiltinTask } from '../task/index.js';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/index.js';
-import { BUILTIN_DATASET, type TrainConfig } from './config.js';
+import type { TrainConfig } from './config.js';
 
 export interface Prompts {
   rows: PromptRow[];
@@ -20,7 +20,7 @@ export interface RunInputs {
   train: Prompts;
   val: Prompts | undefined;
   reward: RewardFn;
-  builtinTask: ReturnType<typeof makeArithmeticTask> | undefined;
+  builtinTask: BuiltinTask | undefined;
   notes: string[];
 }
 
@@ -49,13 +49,13 @@ export async function loadParquetPrompts(file: string, config: TrainConfig, toke
 /** `modelSource` overrides config.model (a checkpoint's model folder when resuming). */
 export async function setupRun(config: TrainConfig, modelSource?: string): Promise<RunInputs> {
   const notes: string[] = [];
-  const builtinData = config.dataset === BUILTIN_DATASET;
+  const builtinData = isBuiltinDataset(config.dataset);
   const policy = await Policy.load(modelSource ?? config.model, { device: config.device, seed: config.seed });
   const tokenizer: TextTokenizer = policy.tokenizer ?? loadTokenizer(resolve(modelSource ?? config.model));
   if (!tokenizer.hasChatTemplate) notes.push('the tokenizer has no chat template: prompts are plain text');
 
   if (builtinData) {
-    const task = makeArithmeticTask({ seed: config.seed });
+    const task = makeBuiltinTask(config.dataset, config.seed);
     const encode = async (rows: PromptRow[]) => ({ rows, ids: await encodeRows(rows, tokenizer) });
     notes.push(`built-in task: ${task.train.length} training problems, ${task.val.length} held out`);
     return { policy, tokenizer, train: await encode(task.train), val: await encode(task.val), reward: await resolveReward('dapo-math'), builtinTask: task, notes };
