@@ -65,6 +65,13 @@ const specs: RunSpec[] = VARIANTS.flatMap((variant) =>
   })),
 );
 
+// The commit the runs are trained at (read before they start: later commits may land meanwhile).
+let commit = 'unknown';
+try {
+  commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  if (execSync('git status --porcelain -- src scripts', { cwd: root, encoding: 'utf8' }).trim() !== '') commit += ' (with uncommitted changes)';
+} catch {}
+
 // One thread per run when runs share the cores (the tiny model gains little from two).
 const env = { ...process.env, ...(jobs > 1 && !process.env.DAPO_NUM_THREADS ? { DAPO_NUM_THREADS: '1' } : {}) };
 const loads: number[] = [];
@@ -83,10 +90,6 @@ const results: VariantResult[] = VARIANTS.map((variant, v) => {
   };
 });
 
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
-} catch {}
 writeResults(join(root, 'benchmarks', 'RESULTS.md'), results, {
   seeds,
   steps: steps || String(resolveConfig({}, { dataset: CHAINS_DATASET }).steps),
