@@ -6,10 +6,10 @@ import { join, resolve } from 'node:path';
 
 import { PromptSampler } from '../data/index.js';
 import { Policy } from '../policy/index.js';
-import { GroupCollector } from '../rollout/dynamic-sampling.js';
+import { GroupCollector, isInformative } from '../rollout/dynamic-sampling.js';
 import { generateGroups } from '../rollout/generate.js';
 import type { Group } from '../rollout/types.js';
-import { warmup, WARMUP_DEFAULTS } from '../task/warmup.js';
+import { warmupCacheKey, warmupTo, WARMUP_DEFAULTS } from '../task/warmup.js';
 import { samplesFromGroups } from './batch.js';
 import {
   checkpointSteps, deserializeGroups, findCheckpoint, isCheckpoint, pruneCheckpoints, readTrainerState, saveCheckpoint, serializeGroups,
@@ -130,6 +130,10 @@ async function runStep(
     'train/resample_rate': collector.resampleRate,
     'train/dropped_all_correct': collector.stats.droppedAllCorrect,
     'train/dropped_all_wrong': collector.stats.droppedAllWrong,
+    // Groups with no signal, with or without dynamic sampling (what it filters out).
+    'train/all_equal_rate': collector.allEqualRate,
+    'train/all_correct_rate': collector.stats.generatedGroups > 0 ? collector.stats.allCorrect / collector.stats.generatedGroups : 0,
+    'train/informative_groups': batch.filter(isInformative).length,
     'train/batch_short': batch.length < config.trainBatch ? 1 : 0,
     'response_length/mean': mean(rollouts.map((r) => r.response.length)),
     'response_length/max': rollouts.reduce((m, r) => Math.max(m, r.response.length), 0),
@@ -179,17 +183,18 @@ async function prepareStart(
   if (!run.builtinTask) return config.model;
   // A random built-in model learns the answer format first; the warm-up's optimizer state is
   // dropped, so RL starts with a fresh AdamW.
-  const { loss, stopped } = await warmup(run.policy, run.tokenizer, run.builtinTask, {
-    ...WARMUP_DEFAULTS,
-    seed: config.seed + 7,
-    shouldStop: () => stop.requested,
-  });
-  if (stopped) return undefined;
+  const options = { ...WARMUP_DEFAULTS, steps: run.builtinTask.warmupSteps ?? WARMUP_DEFAULTS.steps, seed: config.seed + 7 };
   const warmDir = join(outDir, 'warmup-model');
-  await run.policy.save(warmDir, { optimizer: false });
+  const cacheEntry = config.warmupCache ? join(config.warmupCache, warmupCacheKey(config.dataset, config.model, config.seed, options)) : undefined;
+  const warm = await warmupTo(warmDir, run.policy, run.tokenizer, run.builtinTask, { ...options, shouldStop: () => stop.requested }, cacheEntry);
+  if (warm.stopped) return undefined;
   run.policy.dispose();
   run.policy = await Policy.load(warmDir, { loadOptimizer: false, ...policyOptions(config) });
-  log(`dapo: supervised warm-up done (${WARMUP_DEFAULTS.steps} steps, nll ${loss.toFixed(3)}), saved to ${warmDir}`);
+  log(
+    warm.reused
+      ? `dapo: warm-up model reused from ${cacheEntry}, copied to ${warmDir}`
+      : `dapo: supervised warm-up done (${options.steps} steps, nll ${warm.loss!.toFixed(3)}), saved to ${warmDir}`,
+  );
   return warmDir;
 }
 
