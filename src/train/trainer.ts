@@ -16,6 +16,7 @@ import {
   type TrainerState,
 } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { withAbsolutePaths } from './config-paths.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { groupSignal, runWarnings, TrainingHints, type GroupSignal } from './hints.js';
 import { mean, MetricsLog, type Metrics } from './metrics.js';
@@ -223,7 +224,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
 }
 
-async function trainRun(config: TrainConfig, options: TrainOptions, log: (line: string) => void, stop: StopSignals): Promise<TrainSummary> {
+async function trainRun(given: TrainConfig, options: TrainOptions, log: (line: string) => void, stop: StopSignals): Promise<TrainSummary> {
+  const config = withAbsolutePaths(given);
   const outDir = chooseRunFolder({ out: config.out, resume: options.resume, overwrite: options.overwrite ?? false, defaultOut: defaultOutDir });
   const resumeFrom = options.resume !== undefined ? resumePoint(options.resume, outDir, log) : undefined;
   const state: TrainerState | undefined = resumeFrom ? readTrainerState(resumeFrom) : undefined;
