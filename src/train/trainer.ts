@@ -25,6 +25,7 @@ import { plotRun } from './plot.js';
 import { Progress } from './progress.js';
 import { chooseRunFolder, clearRun, holdsRun, removeStaleTemporaries, runFolderOf, runHasProgress } from './run-folder.js';
 import { finalModelDtype } from './save-dtype.js';
+import { setAsideLaterProgress } from './set-aside.js';
 import { policyOptions, setupRun, type RunInputs } from './setup.js';
 import { StopSignals } from './signals.js';
 import { consoleFields, StepStatus } from './step-status.js';
@@ -231,6 +232,8 @@ async function trainRun(given: TrainConfig, options: TrainOptions, log: (line: s
   const state: TrainerState | undefined = resumeFrom ? readTrainerState(resumeFrom) : undefined;
   mkdirSync(outDir, { recursive: true });
   for (const stale of removeStaleTemporaries(outDir)) log(`dapo: removed ${stale}, left by a write that was killed`);
+  const setAside = state ? setAsideLaterProgress(outDir, state.step) : undefined;
+  if (setAside) log(`dapo: resuming at step ${state!.step}: what the run wrote after it (later checkpoints, final/) is moved to ${setAside}`);
   writeJsonAtomic(join(outDir, 'config.json'), { ...config, out: outDir });
 
   const run = await setupRun(config, resumeFrom ? join(resumeFrom, 'model') : undefined);
