@@ -49,7 +49,7 @@ async function expectSameSyncAndAsync(cpu: Coded, sync: () => unknown, async: ()
 /** args with a getter on `key` that transfers `array`'s buffer away (read after the arrays): a fresh copy per call. */
 function detachingOn<T extends object>(args: T, key: string, array: (a: T) => ArrayBufferView): () => T {
   return () => {
-    const copy: Record<string, unknown> = { ...args };
+    const copy = { ...args } as Record<string, unknown>;
     for (const [k, v] of Object.entries(copy)) if (ArrayBuffer.isView(v)) copy[k] = (v as Uint8Array).slice();
     const victim = array(copy as T);
     const value = copy[key];
@@ -158,7 +158,7 @@ describe('cudaDapoLossFromHidden checks its arguments as dapoLossFromHidden does
   // A synchronous call uses the arrays in place, so it checks them again after the last getter;
   // an async call copied each one as it was read, before the getter ran.
   test('a getter that detaches an array read before it', async () => {
-    const fresh = detachingOn({ ...valid(), clipLow: 0.2 }, 'clipLow', (a) => a.hidden);
+    const fresh = detachingOn({ ...valid(), clipLow: 0.2 }, 'clipLow', (a) => a.hidden as Uint16Array);
     const cpu = thrownBy(() => native.dapoLossFromHidden(fresh()));
     assert.equal(cpu.code, 'ERR_DAPO_DETACHED');
     assert.equal(cpu.message, 'hidden was detached or resized while the arguments were read');
