@@ -162,9 +162,16 @@ void* current_data(Napi::Env env, napi_value array, size_t* bytes) {
   return data;
 }
 
+Napi::Error detached_error(Napi::Env env, const std::string& key, const char* when) {
+  return make_error(env, ErrorKind::Type, "ERR_DAPO_DETACHED", key + " was detached or resized " + when);
+}
+
 }  // namespace
 
 void* CallArrays::hold(Napi::TypedArray array, void* data, size_t bytes, bool shared, const char* key, bool output) {
+  size_t now = 0;
+  if (bytes > 0 && (current_data(array.Env(), array, &now) != data || now != bytes))
+    throw detached_error(array.Env(), key, "while the arguments were read");
   Entry entry{Napi::Persistent(Napi::Value(array)), data, bytes, key, {}, output};
   void* use = data;
   if (async_ && !shared && bytes > 0) {
@@ -182,8 +189,7 @@ void CallArrays::recheck(Napi::Env env) const {
     size_t bytes = 0;
     void* data = current_data(env, e.array.Value(), &bytes);
     if (e.bytes > 0 && (data != e.data || bytes != e.bytes))
-      throw make_error(env, ErrorKind::Type, "ERR_DAPO_DETACHED",
-                       e.key + " was detached or resized while the arguments were read");
+      throw detached_error(env, e.key, "while the arguments were read");
   }
 }
 
@@ -193,8 +199,7 @@ void CallArrays::finish(Napi::Env env) {
     size_t bytes = 0;
     void* data = current_data(env, e.array.Value(), &bytes);
     if (!data || bytes != e.bytes)
-      throw make_error(env, ErrorKind::Type, "ERR_DAPO_DETACHED",
-                       e.key + " was detached or resized while the call ran; its result is lost");
+      throw detached_error(env, e.key, "while the call ran; its result is lost");
     std::memcpy(data, e.own.data(), e.bytes);
     e.own.clear();
     e.own.shrink_to_fit();

@@ -53,9 +53,12 @@ size_t integer_value(Napi::Env env, double value, const char* key, size_t min);
 // The typed arrays one native call reads or writes, kept valid until it has run. JavaScript
 // can detach (transfer) an ArrayBuffer or shrink a resizable one, which frees or decommits its
 // memory, and N-API has no way to pin it. So:
+// - every array is checked again when it is handed over (input() / output()): a getter on the
+//   options object may have detached or shrunk it since it was read, and copying from (or
+//   keeping) the pointer read then would touch freed memory;
 // - a synchronous call reads and writes the caller's memory in place; recheck() refuses the
-//   call when a getter on the options object detached or shrank an array read before it
-//   (no JavaScript runs after that until the call returns);
+//   call when a getter on the options object detached or shrank an array handed over before
+//   it (no JavaScript runs after that until the call returns);
 // - an asynchronous call copies each input over an ArrayBuffer when it is read, and gives the
 //   worker a buffer of its own for each output over an ArrayBuffer, copied into the caller's
 //   array when the call ends (finish(), which refuses with ERR_DAPO_DETACHED when that array
@@ -75,6 +78,14 @@ class CallArrays {
   template <typename T>
   T* output(const View<T>& view, const char* key) {
     return static_cast<T*>(hold(view.array, view.data, view.length * sizeof(T), view.shared, key, true));
+  }
+  // The same for an array whose element type is known only at run time (the CUDA bindings'
+  // operands): `bytes` is its length in bytes.
+  const void* input_bytes(Napi::TypedArray array, void* data, size_t bytes, bool shared, const char* key) {
+    return hold(array, data, bytes, shared, key, false);
+  }
+  void* output_bytes(Napi::TypedArray array, void* data, size_t bytes, bool shared, const char* key) {
+    return hold(array, data, bytes, shared, key, true);
   }
   void recheck(Napi::Env env) const;
   void finish(Napi::Env env);

@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "bindings/cuda_bindings.h"
+#include "bindings/loss_call.h"
+#include "common/checked.h"
 #include "loss/dapo_loss_hidden.h"
 
 namespace dapo::bind {
@@ -21,76 +23,81 @@ struct HiddenCall {
   float* grad_weight_host = nullptr;
 };
 
-size_t positive_integer(Napi::Env env, Napi::Object args, const char* key) {
-  auto value = number(args, key);
+size_t required_count(Napi::Env env, Napi::Object args, const char* key) {
+  auto value = integer(args, key, 1);
   if (!value) throw_type(env, std::string(key) + " is required");
-  if (*value < 1 || *value != static_cast<double>(static_cast<size_t>(*value)))
-    throw_range(env, std::string(key) + " must be a positive integer");
-  return static_cast<size_t>(*value);
+  return *value;
 }
 
-std::unique_ptr<HiddenCall> parse_hidden(const Napi::CallbackInfo& info, bool cuda) {
+// Shapes and chunking, after the arrays: hiddenSize, vocabSize, chunkSize, maxChunkBytes.
+void parse_hidden_shape(Napi::Env env, Napi::Object args, bool cuda, HiddenCall& call) {
+  const CommonCall& c = call.common;
+  call.h = required_count(env, args, "hiddenSize");
+  call.v = required_count(env, args, "vocabSize");
+  if (call.hidden.dtype != call.weight.dtype) throw_type(env, "hidden and weight must have the same dtype");
+  if (cuda && call.hidden.dtype != DType::BF16)
+    throw_type(env, "on CUDA, hidden and weight must be bfloat16 (Uint16Array or a 'bfloat16' DeviceTensor)");
+  // Checked: a product past size_t would wrap to a small number a short array matches.
+  if (call.hidden.length != checked_mul(c.n, call.h, "N * hiddenSize"))
+    throw_range(env, "hidden has length " + std::to_string(call.hidden.length) + ", expected N * hiddenSize = " +
+                         std::to_string(c.n) + " * " + std::to_string(call.h));
+  if (call.weight.length != checked_mul(call.v, call.h, "vocabSize * hiddenSize"))
+    throw_range(env, "weight has length " + std::to_string(call.weight.length) + ", expected vocabSize * hiddenSize = " +
+                         std::to_string(call.v) + " * " + std::to_string(call.h));
+  if (auto chunk = integer(args, "chunkSize", 1)) call.chunk = *chunk;
+  if (auto bytes = integer(args, "maxChunkBytes", 1)) call.max_chunk_bytes = *bytes;
+}
+
+// Gradients live where their inputs live; fresh either way, so no JavaScript can reach them
+// before the call returns.
+void make_grad(Napi::Env env, const Operand& like, size_t length, Napi::Reference<Napi::Value>& ref, float*& out) {
+  if (like.on_device) {
+    DeviceBuffer buffer;
+    ref = Napi::Persistent(Napi::Value(new_device_tensor(env, DType::F32, length, &buffer)));
+    out = static_cast<float*>(buffer.ptr);
+  } else {
+    Napi::Float32Array array = Napi::Float32Array::New(env, length);
+    ref = Napi::Persistent(Napi::Value(array));
+    out = array.Data();
+  }
+}
+
+// `cuda`: for the CUDA kernel (DeviceTensors allowed, bfloat16 only). `async`: the kernel runs
+// after control returns to JavaScript, so typed arrays over an ArrayBuffer are copied now
+// (CallArrays); a synchronous call checks them again after the last getter ran.
+std::unique_ptr<HiddenCall> parse_hidden(const Napi::CallbackInfo& info, bool cuda, bool async) {
   Napi::Env env = info.Env();
   Napi::Object args = require_object(info, 0, "dapoLossFromHidden options");
   if (!cuda && any_device_tensor(env, args, kArrayKeys))
     throw_type(env, "DeviceTensor inputs need device: 'cuda'");
   auto call = std::make_unique<HiddenCall>();
   CommonCall& c = call->common;
-  call->hidden = operand(args, "hidden", {DType::BF16, DType::F32}, true, c.keep_alive);
-  call->weight = operand(args, "weight", {DType::BF16, DType::F32}, true, c.keep_alive);
+  c.operands.arrays.set_async(async);
+  call->hidden = operand(env, args.Get("hidden"), "hidden", {DType::BF16, DType::F32}, true, c.operands);
+  call->weight = operand(env, args.Get("weight"), "weight", {DType::BF16, DType::F32}, true, c.operands);
   parse_common(env, args, true, c);
-  call->h = positive_integer(env, args, "hiddenSize");
-  call->v = positive_integer(env, args, "vocabSize");
-  if (call->hidden.dtype != call->weight.dtype) throw_type(env, "hidden and weight must have the same dtype");
-  if (cuda && call->hidden.dtype != DType::BF16)
-    throw_type(env, "on CUDA, hidden and weight must be bfloat16 (Uint16Array or a 'bfloat16' DeviceTensor)");
-  if (call->hidden.length != c.n * call->h)
-    throw_range(env, "hidden has length " + std::to_string(call->hidden.length) + ", expected N * hiddenSize = " +
-                         std::to_string(c.n) + " * " + std::to_string(call->h));
-  if (call->weight.length != call->v * call->h)
-    throw_range(env, "weight has length " + std::to_string(call->weight.length) + ", expected vocabSize * hiddenSize = " +
-                         std::to_string(call->v) + " * " + std::to_string(call->h));
-  if (auto chunk = number(args, "chunkSize")) {
-    if (*chunk < 1 || *chunk != static_cast<double>(static_cast<size_t>(*chunk)))
-      throw_range(env, "chunkSize must be a positive integer");
-    call->chunk = static_cast<size_t>(*chunk);
-  }
-  if (auto bytes = number(args, "maxChunkBytes")) {
-    if (*bytes < 1) throw_range(env, "maxChunkBytes must be positive");
-    call->max_chunk_bytes = static_cast<size_t>(*bytes);
-  }
-  // Gradients live where their inputs live.
-  auto make_grad = [&](const Operand& like, size_t length, Napi::Reference<Napi::Value>& ref, float*& host) {
-    if (like.on_device) {
-      DeviceBuffer buffer;
-      ref = Napi::Persistent(Napi::Value(new_device_tensor(env, DType::F32, length, &buffer)));
-      host = static_cast<float*>(buffer.ptr);
-    } else {
-      Napi::Float32Array array = Napi::Float32Array::New(env, length);
-      ref = Napi::Persistent(Napi::Value(array));
-      host = array.Data();
-    }
-  };
-  make_grad(call->hidden, c.n * call->h, call->grad_hidden, call->grad_hidden_host);
-  make_grad(call->weight, call->v * call->h, call->grad_weight, call->grad_weight_host);
+  parse_hidden_shape(env, args, cuda, *call);
+  make_grad(env, call->hidden, c.n * call->h, call->grad_hidden, call->grad_hidden_host);
+  make_grad(env, call->weight, call->v * call->h, call->grad_weight, call->grad_weight_host);
+  if (!async) c.operands.arrays.recheck(env);
   return call;
 }
 
-Napi::Object hidden_result(Napi::Env env, HiddenCall& call, const dapo_cuda_loss_stats& s) {
+Napi::Object hidden_result(Napi::Env env, HiddenCall& call, const LossStats& stats) {
   Napi::Object result = Napi::Object::New(env);
-  result.Set("loss", s.loss);
+  result.Set("loss", stats.loss);
   result.Set("gradHidden", call.grad_hidden.Value());
   result.Set("gradWeight", call.grad_weight.Value());
   result.Set("logprobs", call.common.logprobs.Value());
   if (!call.common.entropy.IsEmpty()) result.Set("entropy", call.common.entropy.Value());
-  result.Set("stats", stats_object(env, s));
+  result.Set("stats", loss_stats_object(env, stats));
   return result;
 }
 
 Napi::Value DapoLossFromHidden(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto call = parse_hidden(info, false);
+    auto call = parse_hidden(info, false, false);
     const CommonCall& c = call->common;
     HiddenLossInputs in;
     in.n = c.n;
@@ -113,14 +120,7 @@ Napi::Value DapoLossFromHidden(const Napi::CallbackInfo& info) {
     out.grad_weight = call->grad_weight_host;
     out.logprobs = c.logprobs.Value().Data();
     out.entropy = c.entropy.IsEmpty() ? nullptr : c.entropy.Value().Data();
-    const LossStats s = dapo_loss_from_hidden(in, c.options, out);
-    dapo_cuda_loss_stats stats{};
-    stats.loss = s.loss;
-    stats.clip_frac_low = s.clip_frac_low, stats.clip_frac_high = s.clip_frac_high;
-    stats.clip_frac_dual = s.clip_frac_dual, stats.approx_kl = s.approx_kl;
-    stats.kl_ref = s.kl_ref;
-    stats.tokens = s.tokens;
-    return hidden_result(env, *call, stats);
+    return hidden_result(env, *call, dapo_loss_from_hidden(in, c.options, out));
   });
 }
 
@@ -139,7 +139,7 @@ dapo_cuda_hidden_args hidden_abi(const HiddenCall& call) {
 }
 
 Napi::Object cuda_hidden_result(Napi::Env env, HiddenCall& call, const dapo_cuda_loss_stats& s) {
-  Napi::Object result = hidden_result(env, call, s);
+  Napi::Object result = hidden_result(env, call, loss_stats_of(s));
   result.Set("kernelMs", s.kernel_ms);
   result.Set("peakExtraBytes", static_cast<double>(s.peak_extra_bytes));
   return result;
@@ -148,8 +148,8 @@ Napi::Object cuda_hidden_result(Napi::Env env, HiddenCall& call, const dapo_cuda
 Napi::Value CudaDapoLossFromHidden(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const CudaModule& cuda = require_cuda();
-    auto call = parse_hidden(info, true);
+    auto call = parse_hidden(info, true, false);
+    const CudaModule& cuda = require_cuda();  // after the arguments, as the CPU reports them
     const dapo_cuda_hidden_args args = hidden_abi(*call);
     dapo_cuda_loss_stats stats{};
     char message[1024] = {0};
@@ -160,8 +160,8 @@ Napi::Value CudaDapoLossFromHidden(const Napi::CallbackInfo& info) {
 
 Napi::Value CudaDapoLossFromHiddenAsync(const Napi::CallbackInfo& info) {
   return queue_cuda_loss(info.Env(), "cudaDapoLossFromHiddenAsync", [&] {
+    std::shared_ptr<HiddenCall> call = parse_hidden(info, true, true);
     const CudaModule& cuda = require_cuda();
-    std::shared_ptr<HiddenCall> call = parse_hidden(info, true);
     auto args = std::make_shared<dapo_cuda_hidden_args>(hidden_abi(*call));
     return CudaLossJob{[&cuda, call, args](dapo_cuda_loss_stats* stats, char* message, size_t size) {
                          return cuda.dapo_loss_hidden(args.get(), stats, message, size);

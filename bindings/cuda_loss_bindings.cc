@@ -1,7 +1,10 @@
 // The CUDA backend of dapoLoss and groupAdvantages (cudaDapoLoss, cudaDapoLossAsync,
 // cudaGroupAdvantages), plus cudaCopyBench and cudaMemInfo for the benchmark. Calls with
 // typed arrays only are checked by parse_loss_call, exactly as on the CPU; calls with
-// DeviceTensors go through the operand parser below, which uses the same messages.
+// DeviceTensors go through the operand parser below, which shares the CPU's option parsing and
+// messages. Both own their arrays as the CPU does (CallArrays) and hold their DeviceTensors
+// (DeviceTensorHold) until the call ends.
+#include <algorithm>
 #include <memory>
 
 #include "bindings/cuda_bindings.h"
@@ -36,77 +39,75 @@ void check_cuda(int status, const char* message) {
 
 namespace {
 
+// The typed array of each dtype, as the CPU bindings name it in errors.
 const char* array_name(DType d) {
   switch (d) {
     case DType::F32: return "Float32Array";
-    case DType::BF16: return "Uint16Array";
+    case DType::BF16: return "Uint16Array (bfloat16 bits)";
     case DType::I32: return "Int32Array";
     default: return "Uint8Array";
   }
 }
 
-bool dtype_of(napi_typedarray_type type, DType* out) {
-  switch (type) {
-    case napi_float32_array: *out = DType::F32; return true;
-    case napi_uint16_array: *out = DType::BF16; return true;
-    case napi_int32_array: *out = DType::I32; return true;
-    case napi_uint8_array: *out = DType::U8; return true;
-    default: return false;
-  }
-}
-
+// "a Float32Array or a Uint16Array (bfloat16 bits), or a DeviceTensor of that dtype": the CPU's
+// words first, so a message starts as the CPU's does for the same argument.
 std::string allowed(std::initializer_list<DType> dtypes) {
   std::string s;
-  for (DType d : dtypes) s += (s.empty() ? "" : " or ") + std::string(array_name(d));
-  return s + " (or a DeviceTensor of that type)";
-}
-
-Aggregation parse_aggregation(Napi::Env env, const std::optional<std::string>& name) {
-  if (!name || *name == "token-mean") return Aggregation::TokenMean;
-  if (*name == "seq-mean-token-mean") return Aggregation::SeqMeanTokenMean;
-  if (*name == "seq-mean-token-sum") return Aggregation::SeqMeanTokenSum;
-  throw_range(env, "aggregation must be 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum', got '" + *name + "'");
+  for (DType d : dtypes) s += (s.empty() ? "a " : " or a ") + std::string(array_name(d));
+  return s + ", or a DeviceTensor of that dtype";
 }
 
 void check_length(Napi::Env env, const Operand& op, const char* key, size_t n) {
-  if (op.present && op.length != n)
-    throw_range(env, std::string(key) + " has length " + std::to_string(op.length) + " but oldLogprobs has N = " +
-                         std::to_string(n));
+  if (op.present) check_token_length(env, op.length, key, n);
+}
+
+// Reads and checks one operand; a host array is taken by take_host (an input or an output).
+template <typename TakeHost>
+Operand read_operand(Napi::Env env, Napi::Value value, const char* key, std::initializer_list<DType> dtypes, bool required,
+                     CallOperands& owner, TakeHost take_host) {
+  Operand op;
+  if (value.IsUndefined() || value.IsNull()) {
+    if (required) throw_type(env, std::string(key) + " is required and must be " + allowed(dtypes));
+    return op;
+  }
+  DeviceBuffer buffer;
+  const bool tensor = device_tensor_of(env, value, key, &buffer);
+  DType dtype = buffer.dtype;
+  if (!tensor && (!value.IsTypedArray() || !dtype_of_typed_array(value.As<Napi::TypedArray>().TypedArrayType(), &dtype)))
+    throw_type(env, std::string(key) + " must be " + allowed(dtypes));
+  if (std::find(dtypes.begin(), dtypes.end(), dtype) == dtypes.end())
+    throw_type(env, std::string(key) + " must be " + allowed(dtypes));
+  op.present = true;
+  op.dtype = dtype;
+  if (tensor) {
+    // Used in place; held so that dispose() cannot free it under the kernel.
+    owner.tensors.emplace_back(value.As<Napi::Object>());
+    op.on_device = true;
+    op.ptr = buffer.ptr;
+    op.length = buffer.length;
+  } else {
+    // typed_array_view reads SharedArrayBuffers too and refuses detached buffers.
+    const View<uint8_t> view = typed_array_view<uint8_t>(env, value.As<Napi::TypedArray>(), key);
+    op.length = view.length;
+    op.ptr = take_host(view, view.length * dtype_bytes(dtype));
+  }
+  return op;
 }
 
 }  // namespace
 
-Operand operand(Napi::Object args, const char* key, std::initializer_list<DType> dtypes, bool required,
-                std::vector<Napi::Reference<Napi::Value>>& keep_alive) {
-  Napi::Env env = args.Env();
-  Napi::Value value = args.Get(key);
-  Operand op;
-  if (value.IsUndefined() || value.IsNull()) {
-    if (required) throw_type(env, std::string(key) + " is required and must be a " + allowed(dtypes));
-    return op;
-  }
-  DeviceBuffer buffer;
-  DType dtype;
-  if (device_tensor_of(env, value, key, &buffer)) {
-    op.on_device = true;
-    op.ptr = buffer.ptr;
-    op.length = buffer.length;
-    dtype = buffer.dtype;
-  } else {
-    if (!value.IsTypedArray() || !dtype_of(value.As<Napi::TypedArray>().TypedArrayType(), &dtype))
-      throw_type(env, std::string(key) + " must be a " + allowed(dtypes));
-    // typed_array_view reads SharedArrayBuffers too and refuses detached buffers.
-    const View<uint8_t> view = typed_array_view<uint8_t>(env, value.As<Napi::TypedArray>(), key);
-    op.ptr = view.data;
-    op.length = view.length;
-  }
-  bool ok = false;
-  for (DType d : dtypes) ok |= d == dtype;
-  if (!ok) throw_type(env, std::string(key) + " must be a " + allowed(dtypes));
-  op.dtype = dtype;
-  op.present = true;
-  keep_alive.push_back(Napi::Persistent(value));
-  return op;
+Operand operand(Napi::Env env, Napi::Value value, const char* key, std::initializer_list<DType> dtypes, bool required,
+                CallOperands& owner) {
+  return read_operand(env, value, key, dtypes, required, owner, [&](const View<uint8_t>& view, size_t bytes) {
+    return owner.arrays.input_bytes(view.array, view.data, bytes, view.shared, key);
+  });
+}
+
+Operand output_operand(Napi::Env env, Napi::Value value, const char* key, std::initializer_list<DType> dtypes,
+                       CallOperands& owner) {
+  return read_operand(env, value, key, dtypes, false, owner, [&](const View<uint8_t>& view, size_t bytes) {
+    return static_cast<const void*>(owner.arrays.output_bytes(view.array, view.data, bytes, view.shared, key));
+  });
 }
 
 bool any_device_tensor(Napi::Env env, Napi::Object args, std::initializer_list<const char*> keys) {
@@ -117,53 +118,41 @@ bool any_device_tensor(Napi::Env env, Napi::Object args, std::initializer_list<c
 }
 
 void parse_common(Napi::Env env, Napi::Object args, bool need_tokens, CommonCall& call) {
-  auto& keep = call.keep_alive;
-  call.old_logprobs = operand(args, "oldLogprobs", {DType::F32}, true, keep);
-  call.advantages = operand(args, "advantages", {DType::F32}, true, keep);
-  call.mask = operand(args, "mask", {DType::U8}, true, keep);
-  call.tokens = operand(args, "tokens", {DType::I32}, false, keep);
-  call.seq_ids = operand(args, "seqIds", {DType::I32}, false, keep);
-  Operand ref_logprobs = operand(args, "refLogprobs", {DType::F32}, false, keep);
+  CallOperands& owner = call.operands;
+  auto read = [&](const char* key, DType dtype, bool required) {
+    return operand(env, args.Get(key), key, {dtype}, required, owner);
+  };
+  call.old_logprobs = read("oldLogprobs", DType::F32, true);
+  call.advantages = read("advantages", DType::F32, true);
+  call.mask = read("mask", DType::U8, true);
+  call.tokens = read("tokens", DType::I32, false);
+  call.seq_ids = read("seqIds", DType::I32, false);
+  Operand ref_logprobs = read("refLogprobs", DType::F32, false);
   const size_t n = call.n = call.old_logprobs.length;
   check_length(env, call.advantages, "advantages", n);
   check_length(env, call.mask, "mask", n);
   check_length(env, call.tokens, "tokens", n);
   check_length(env, call.seq_ids, "seqIds", n);
   check_length(env, ref_logprobs, "refLogprobs", n);
-
-  ClipConfig& clip = call.options.clip;
-  clip.clip_low = static_cast<float>(number(args, "clipLow").value_or(0.2));
-  clip.clip_high = static_cast<float>(number(args, "clipHigh").value_or(0.28));
-  if (clip.clip_low < 0 || clip.clip_low >= 1) throw_range(env, "clipLow must be in [0, 1), got " + std::to_string(clip.clip_low));
-  if (clip.clip_high < 0) throw_range(env, "clipHigh must be >= 0, got " + std::to_string(clip.clip_high));
-  if (auto c = number(args, "clipC")) {
-    if (*c <= 1) throw_range(env, "clipC must be greater than 1, got " + std::to_string(*c));
-    clip.clip_c = static_cast<float>(*c);
-    clip.use_dual_clip = true;
-  }
-  if (auto kl = number(args, "klCoef")) {
-    if (!(*kl >= 0)) throw_range(env, "klCoef must be >= 0, got " + std::to_string(*kl));
-    if (*kl > 0 && !ref_logprobs.present) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
-    call.options.kl_coef = static_cast<float>(*kl);
-  }
+  parse_loss_options(env, args, ref_logprobs.present, call.seq_ids.present, call.options);
   if (call.options.kl_coef > 0) call.ref_logprobs = ref_logprobs;
-  AggregationConfig& agg = call.options.aggregation;
-  agg.mode = parse_aggregation(env, string(args, "aggregation"));
-  if (auto t = number(args, "tokenCount")) {
-    if (*t < 0) throw_range(env, "tokenCount must be >= 0");
-    agg.token_count = *t;
-  }
-  if (auto s = number(args, "seqCount")) {
-    if (*s < 0) throw_range(env, "seqCount must be >= 0");
-    agg.seq_count = *s;
-  }
-  if (agg.mode != Aggregation::TokenMean && !call.seq_ids.present)
-    throw_type(env, "seqIds (Int32Array) is required by the seq-mean aggregations");
-  call.options.entropy = boolean(args, "entropy").value_or(false);
   if (need_tokens && !call.tokens.present) throw_type(env, "tokens (Int32Array) is required with logits");
 
   call.logprobs = Napi::Persistent(Napi::Float32Array::New(env, n));
   if (call.options.entropy && need_tokens) call.entropy = Napi::Persistent(Napi::Float32Array::New(env, n));
+}
+
+void options_to_abi(const LossOptions& options, dapo_cuda_loss_common& c) {
+  c.clip_low = options.clip.clip_low;
+  c.clip_high = options.clip.clip_high;
+  c.clip_c = options.clip.clip_c;
+  c.use_dual_clip = options.clip.use_dual_clip ? 1 : 0;
+  c.aggregation = options.aggregation.mode == Aggregation::TokenMean          ? DAPO_CUDA_TOKEN_MEAN
+                  : options.aggregation.mode == Aggregation::SeqMeanTokenMean ? DAPO_CUDA_SEQ_MEAN_TOKEN_MEAN
+                                                                              : DAPO_CUDA_SEQ_MEAN_TOKEN_SUM;
+  c.token_count = options.aggregation.token_count;
+  c.seq_count = options.aggregation.seq_count;
+  c.kl_coef = options.kl_coef > 0 ? options.kl_coef : 0.0;
 }
 
 dapo_cuda_loss_common to_abi(const CommonCall& call) {
@@ -174,33 +163,27 @@ dapo_cuda_loss_common to_abi(const CommonCall& call) {
   c.advantages = call.advantages.in();
   c.mask = call.mask.in();
   c.seq_ids = call.seq_ids.in();
-  c.clip_low = call.options.clip.clip_low;
-  c.clip_high = call.options.clip.clip_high;
-  c.clip_c = call.options.clip.clip_c;
-  c.use_dual_clip = call.options.clip.use_dual_clip ? 1 : 0;
-  c.aggregation = call.options.aggregation.mode == Aggregation::TokenMean          ? DAPO_CUDA_TOKEN_MEAN
-                  : call.options.aggregation.mode == Aggregation::SeqMeanTokenMean ? DAPO_CUDA_SEQ_MEAN_TOKEN_MEAN
-                                                                                   : DAPO_CUDA_SEQ_MEAN_TOKEN_SUM;
-  c.token_count = call.options.aggregation.token_count;
-  c.seq_count = call.options.aggregation.seq_count;
+  options_to_abi(call.options, c);
   c.entropy = call.entropy.IsEmpty() ? 0 : 1;
   c.ref_logprobs = call.ref_logprobs.in();
-  c.kl_coef = call.options.kl_coef > 0 ? call.options.kl_coef : 0.0;
   c.logprobs_out = dapo_cuda_out{call.logprobs.Value().Data(), 0};
   c.entropy_out = dapo_cuda_out{call.entropy.IsEmpty() ? nullptr : call.entropy.Value().Data(), 0};
   return c;
 }
 
-Napi::Object stats_object(Napi::Env env, const dapo_cuda_loss_stats& s) {
+LossStats loss_stats_of(const dapo_cuda_loss_stats& s) {
   LossStats stats;
+  stats.loss = s.loss;
   stats.clip_frac_low = s.clip_frac_low;
   stats.clip_frac_high = s.clip_frac_high;
   stats.clip_frac_dual = s.clip_frac_dual;
   stats.approx_kl = s.approx_kl;
   stats.kl_ref = s.kl_ref;
   stats.tokens = static_cast<size_t>(s.tokens);
-  return loss_stats_object(env, stats);
+  return stats;
 }
+
+Napi::Object stats_object(Napi::Env env, const dapo_cuda_loss_stats& s) { return loss_stats_object(env, loss_stats_of(s)); }
 
 namespace {
 
@@ -212,70 +195,85 @@ struct CudaLossCall {
   Napi::Reference<Napi::Value> grad;
 };
 
-// async: the module runs after control returns to JavaScript (see CallArrays). Typed-array
-// calls then copy their arrays; host typed arrays mixed with DeviceTensors are still read in
-// place (a caller must not transfer them while the call runs).
-std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info, bool async) {
-  Napi::Env env = info.Env();
-  auto call = std::make_unique<CudaLossCall>();
-  dapo_cuda_loss_args& a = call->args;
-  Napi::Object args = require_object(info, 0, "dapoLoss options");
-  const bool device = any_device_tensor(env, args, {"logits", "logprobs", "tokens", "oldLogprobs", "advantages", "mask",
-                                                    "seqIds", "refLogprobs", "gradOut"});
-  if (!device) {
-    if (boolean(args, "inPlace").value_or(false)) throw_type(env, "inPlace needs logits as a DeviceTensor");
-    call->host = parse_loss_call(info, async);
-    const LossInputs& in = call->host->inputs;
-    const LossOptions& o = call->host->options;
-    CommonCall& c = call->common;
-    c.n = in.n;
-    c.options = o;
-    a.common.n = in.n;
-    a.common.tokens = dapo_cuda_in{in.tokens, 0};
-    a.common.old_logprobs = dapo_cuda_in{in.old_logprobs, 0};
-    a.common.advantages = dapo_cuda_in{in.advantages, 0};
-    a.common.mask = dapo_cuda_in{in.mask, 0};
-    a.common.seq_ids = dapo_cuda_in{in.seq_ids, 0};
-    a.common.ref_logprobs = dapo_cuda_in{in.ref_logprobs, 0};  // set only with klCoef > 0
-    a.common.kl_coef = in.ref_logprobs && o.kl_coef > 0 ? o.kl_coef : 0.0;
-    CommonCall scratch;
-    scratch.options = o;
-    dapo_cuda_loss_common abi = to_abi(scratch);  // clip and aggregation fields
-    a.common.clip_low = abi.clip_low, a.common.clip_high = abi.clip_high, a.common.clip_c = abi.clip_c;
-    a.common.use_dual_clip = abi.use_dual_clip;
-    a.common.aggregation = abi.aggregation;
-    a.common.token_count = abi.token_count, a.common.seq_count = abi.seq_count;
-    a.common.entropy = call->host->outputs.entropy ? 1 : 0;
-    a.common.logprobs_out = dapo_cuda_out{call->host->outputs.logprobs, 0};
-    a.common.entropy_out = dapo_cuda_out{call->host->outputs.entropy, 0};
-    a.vocab = in.vocab;
-    a.logits_dtype = in.logits_f32 ? DAPO_CUDA_F32 : in.logits_bf16 ? DAPO_CUDA_BF16 : 0;
-    a.logits = dapo_cuda_in{in.logits_f32 ? static_cast<const void*>(in.logits_f32) : in.logits_bf16, 0};
-    a.logprobs = dapo_cuda_in{in.logprobs, 0};
-    a.grad = dapo_cuda_out{call->host->outputs.grad, 0};
-    a.grad_dtype = DAPO_CUDA_F32;
-    return call;
-  }
+constexpr std::initializer_list<const char*> kLossArrayKeys = {
+    "logits", "logprobs", "tokens", "oldLogprobs", "advantages", "mask", "seqIds", "refLogprobs", "gradOut"};
 
-  CommonCall& c = call->common;
-  Operand logits = operand(args, "logits", {DType::F32, DType::BF16}, false, c.keep_alive);
-  Operand logprobs = operand(args, "logprobs", {DType::F32}, false, c.keep_alive);
+// Typed arrays only: exactly the CPU's parsing (parse_loss_call), so the same checks, messages
+// and ownership (an async call copies arrays over an ArrayBuffer; see CallArrays).
+void parse_host_loss(const Napi::CallbackInfo& info, bool async, CudaLossCall& call) {
+  call.host = parse_loss_call(info, async);
+  const LossInputs& in = call.host->inputs;
+  const LossOutputs& out = call.host->outputs;
+  dapo_cuda_loss_args& a = call.args;
+  options_to_abi(call.host->options, a.common);
+  a.common.n = in.n;
+  a.common.tokens = dapo_cuda_in{in.tokens, 0};
+  a.common.old_logprobs = dapo_cuda_in{in.old_logprobs, 0};
+  a.common.advantages = dapo_cuda_in{in.advantages, 0};
+  a.common.mask = dapo_cuda_in{in.mask, 0};
+  a.common.seq_ids = dapo_cuda_in{in.seq_ids, 0};
+  a.common.ref_logprobs = dapo_cuda_in{in.ref_logprobs, 0};  // set only with klCoef > 0
+  if (!in.ref_logprobs) a.common.kl_coef = 0.0;
+  a.common.entropy = out.entropy ? 1 : 0;
+  a.common.logprobs_out = dapo_cuda_out{out.logprobs, 0};
+  a.common.entropy_out = dapo_cuda_out{out.entropy, 0};
+  a.vocab = in.vocab;
+  a.logits_dtype = in.logits_f32 ? DAPO_CUDA_F32 : in.logits_bf16 ? DAPO_CUDA_BF16 : 0;
+  a.logits = dapo_cuda_in{in.logits_f32 ? static_cast<const void*>(in.logits_f32) : in.logits_bf16, 0};
+  a.logprobs = dapo_cuda_in{in.logprobs, 0};
+  a.grad = dapo_cuda_out{out.grad, 0};
+  a.grad_dtype = DAPO_CUDA_F32;
+}
+
+// Where the gradient goes: over the logits (inPlace), into gradOut, else a new DeviceTensor
+// (device logits or log-probs) or Float32Array.
+void parse_grad_output(Napi::Env env, Napi::Object args, Napi::Value logits_value, const Operand& logits,
+                       const Operand& logprobs, size_t grad_length, CudaLossCall& call) {
+  dapo_cuda_loss_args& a = call.args;
+  CallOperands& owner = call.common.operands;
+  const bool in_place = boolean(args, "inPlace").value_or(false);
+  Napi::Value grad_out_value = args.Get("gradOut");
+  const Operand grad_out = output_operand(env, grad_out_value, "gradOut", {DType::F32}, owner);
+  if (in_place) {
+    if (!logits.present || !logits.on_device) throw_type(env, "inPlace needs logits as a DeviceTensor");
+    if (grad_out.present) throw_type(env, "pass either inPlace or gradOut, not both");
+    a.grad = dapo_cuda_out{const_cast<void*>(logits.ptr), 1};
+    a.grad_dtype = a.logits_dtype;
+    call.grad = Napi::Persistent(logits_value);
+  } else if (grad_out.present) {
+    check_grad_out_length(env, grad_out.length, grad_length);
+    a.grad = dapo_cuda_out{const_cast<void*>(grad_out.ptr), grad_out.on_device ? 1 : 0};
+    call.grad = Napi::Persistent(grad_out_value);
+  } else if (logits.on_device || logprobs.on_device) {
+    DeviceBuffer buffer;
+    call.grad = Napi::Persistent(Napi::Value(new_device_tensor(env, DType::F32, grad_length, &buffer)));
+    a.grad = dapo_cuda_out{buffer.ptr, 1};
+  } else {
+    Napi::Float32Array g = Napi::Float32Array::New(env, grad_length);
+    call.grad = Napi::Persistent(Napi::Value(g));
+    a.grad = dapo_cuda_out{g.Data(), 0};
+  }
+}
+
+// Some array is a DeviceTensor: operands held in place, typed arrays owned as parse_loss_call
+// owns them, the same checks in the same order with the same messages.
+void parse_device_loss(Napi::Env env, Napi::Object args, bool async, CudaLossCall& call) {
+  CommonCall& c = call.common;
+  dapo_cuda_loss_args& a = call.args;
+  c.operands.arrays.set_async(async);
+  Napi::Value logits_value = args.Get("logits");
+  const Operand logits = operand(env, logits_value, "logits", {DType::F32, DType::BF16}, false, c.operands);
+  const Operand logprobs = operand(env, args.Get("logprobs"), "logprobs", {DType::F32}, false, c.operands);
   parse_common(env, args, logits.present, c);
   if (logits.present == logprobs.present)
     throw_type(env, logits.present ? "pass either logits or logprobs, not both" : "logits or logprobs is required");
-  const size_t n = c.n;
-  check_length(env, logprobs, "logprobs", n);
-  size_t grad_length = n;
+  check_length(env, logprobs, "logprobs", c.n);
+  size_t grad_length = c.n;
   if (logits.present) {
-    auto vocab = number(args, "vocabSize");
+    auto vocab = integer(args, "vocabSize", 1);
     if (!vocab) throw_type(env, "vocabSize is required with logits");
-    if (*vocab < 1 || *vocab != static_cast<double>(static_cast<size_t>(*vocab)))
-      throw_range(env, "vocabSize must be a positive integer");
-    a.vocab = static_cast<size_t>(*vocab);
-    if (logits.length != n * a.vocab)
-      throw_range(env, "logits has length " + std::to_string(logits.length) + ", expected N * vocabSize = " +
-                           std::to_string(n) + " * " + std::to_string(a.vocab));
-    grad_length = n * a.vocab;
+    a.vocab = *vocab;
+    grad_length = check_logits_length(env, logits.length, c.n, a.vocab);
     a.logits_dtype = logits.dtype == DType::F32 ? DAPO_CUDA_F32 : DAPO_CUDA_BF16;
     a.logits = logits.in();
   } else {
@@ -283,61 +281,48 @@ std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info, bo
   }
   a.common = to_abi(c);
   a.grad_dtype = DAPO_CUDA_F32;
+  parse_grad_output(env, args, logits_value, logits, logprobs, grad_length, call);
+  if (!async) c.operands.arrays.recheck(env);
+}
 
-  const bool in_place = boolean(args, "inPlace").value_or(false);
-  Napi::Value grad_out = args.Get("gradOut");
-  if (in_place) {
-    if (!logits.present || !logits.on_device) throw_type(env, "inPlace needs logits as a DeviceTensor");
-    if (!grad_out.IsUndefined()) throw_type(env, "pass either inPlace or gradOut, not both");
-    a.grad = dapo_cuda_out{const_cast<void*>(logits.ptr), 1};
-    a.grad_dtype = a.logits_dtype;
-    call->grad = Napi::Persistent(args.Get("logits"));
-  } else if (!grad_out.IsUndefined()) {
-    Operand g = operand(args, "gradOut", {DType::F32}, true, c.keep_alive);
-    if (g.length != grad_length)
-      throw_range(env, "gradOut has length " + std::to_string(g.length) + ", expected " + std::to_string(grad_length));
-    a.grad = dapo_cuda_out{const_cast<void*>(g.ptr), g.on_device ? 1 : 0};
-    call->grad = Napi::Persistent(grad_out);
-  } else if ((logits.present && logits.on_device) || (logprobs.present && logprobs.on_device)) {
-    DeviceBuffer buffer;
-    Napi::Object t = new_device_tensor(env, DType::F32, grad_length, &buffer);
-    a.grad = dapo_cuda_out{buffer.ptr, 1};
-    call->grad = Napi::Persistent(Napi::Value(t));
+// async: the module runs after control returns to JavaScript, so typed arrays over an
+// ArrayBuffer are copied now (CallArrays) and DeviceTensors held (DeviceTensorHold).
+std::unique_ptr<CudaLossCall> parse_cuda_loss(const Napi::CallbackInfo& info, bool async) {
+  Napi::Env env = info.Env();
+  auto call = std::make_unique<CudaLossCall>();
+  Napi::Object args = require_object(info, 0, "dapoLoss options");
+  if (any_device_tensor(env, args, kLossArrayKeys)) {
+    parse_device_loss(env, args, async, *call);
   } else {
-    Napi::Float32Array g = Napi::Float32Array::New(env, grad_length);
-    a.grad = dapo_cuda_out{g.Data(), 0};
-    call->grad = Napi::Persistent(Napi::Value(g));
+    if (boolean(args, "inPlace").value_or(false)) throw_type(env, "inPlace needs logits as a DeviceTensor");
+    parse_host_loss(info, async, *call);
   }
   return call;
 }
 
 Napi::Object cuda_loss_result(Napi::Env env, CudaLossCall& call, const dapo_cuda_loss_stats& s) {
+  Napi::Object result;
   if (call.host) {
-    LossStats stats;
-    stats.loss = s.loss;
-    stats.clip_frac_low = s.clip_frac_low, stats.clip_frac_high = s.clip_frac_high;
-    stats.clip_frac_dual = s.clip_frac_dual, stats.approx_kl = s.approx_kl;
-    stats.kl_ref = s.kl_ref;
-    stats.tokens = static_cast<size_t>(s.tokens);
-    Napi::Object result = result_object(env, *call.host, stats);
-    result.Set("kernelMs", s.kernel_ms);
-    return result;
+    result = result_object(env, *call.host, loss_stats_of(s));  // copies an async call's gradient into gradOut
+  } else {
+    call.common.operands.arrays.finish(env);
+    result = Napi::Object::New(env);
+    result.Set("loss", s.loss);
+    result.Set("grad", call.grad.Value());
+    result.Set("logprobs", call.common.logprobs.Value());
+    if (!call.common.entropy.IsEmpty()) result.Set("entropy", call.common.entropy.Value());
+    result.Set("stats", stats_object(env, s));
   }
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("loss", s.loss);
-  result.Set("grad", call.grad.Value());
-  result.Set("logprobs", call.common.logprobs.Value());
-  if (!call.common.entropy.IsEmpty()) result.Set("entropy", call.common.entropy.Value());
-  result.Set("stats", stats_object(env, s));
   result.Set("kernelMs", s.kernel_ms);
   return result;
 }
 
+// Arguments first, then the module: a bad argument is the same error with or without a device.
 Napi::Value CudaDapoLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const CudaModule& cuda = require_cuda();
     auto call = parse_cuda_loss(info, false);
+    const CudaModule& cuda = require_cuda();
     dapo_cuda_loss_stats stats{};
     char message[1024] = {0};
     check_cuda(cuda.dapo_loss(&call->args, &stats, message, sizeof message), message);
@@ -345,10 +330,11 @@ Napi::Value CudaDapoLoss(const Napi::CallbackInfo& info) {
   });
 }
 
+// The job owns the call (its copies, its holds) until the Promise settles, on the main thread.
 Napi::Value CudaDapoLossAsync(const Napi::CallbackInfo& info) {
   return queue_cuda_loss(info.Env(), "cudaDapoLossAsync", [&] {
-    const CudaModule& cuda = require_cuda();
     std::shared_ptr<CudaLossCall> call = parse_cuda_loss(info, true);
+    const CudaModule& cuda = require_cuda();
     return CudaLossJob{[&cuda, call](dapo_cuda_loss_stats* stats, char* message, size_t size) {
                          return cuda.dapo_loss(&call->args, stats, message, size);
                        },
@@ -356,23 +342,16 @@ Napi::Value CudaDapoLossAsync(const Napi::CallbackInfo& info) {
   });
 }
 
+// groupAdvantages' checks in its order; the options' getters run after rewards was read, so a
+// typed array is checked again before use (CallArrays::recheck) and a DeviceTensor held.
 Napi::Value CudaGroupAdvantages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const CudaModule& cuda = require_cuda();
-    if (info.Length() < 1) throw_type(env, "rewards must be a Float32Array");
-    Napi::Object holder = Napi::Object::New(env);
-    holder.Set("rewards", info[0]);
-    std::vector<Napi::Reference<Napi::Value>> keep;
-    Operand rewards = operand(holder, "rewards", {DType::F32}, true, keep);
+    CallOperands owner;
+    const Operand rewards = operand(env, info[0], "rewards", {DType::F32}, false, owner);
+    if (!rewards.present) throw_type(env, "rewards must be " + allowed({DType::F32}));
     if (info.Length() < 2 || !info[1].IsNumber()) throw_type(env, "groupSize must be a number");
-    const double group = info[1].As<Napi::Number>().DoubleValue();
-    if (!(group >= 1) || group != static_cast<double>(static_cast<size_t>(group)))
-      throw_range(env, "groupSize must be a positive integer");
-    const size_t group_size = static_cast<size_t>(group);
-    if (rewards.length % group_size != 0)
-      throw_range(env, "rewards has length " + std::to_string(rewards.length) + ", not a multiple of groupSize " +
-                           std::to_string(group_size));
+    const size_t group_size = integer_value(env, info[1].As<Napi::Number>().DoubleValue(), "groupSize", 1);
     bool use_std = true;
     double eps = 1e-6;
     if (info.Length() > 2 && !info[2].IsUndefined()) {
@@ -382,6 +361,11 @@ Napi::Value CudaGroupAdvantages(const Napi::CallbackInfo& info) {
       eps = number(opts, "eps").value_or(1e-6);
       if (eps < 0) throw_range(env, "eps must be >= 0");
     }
+    owner.arrays.recheck(env);
+    if (rewards.length % group_size != 0)
+      throw_range(env, "rewards has length " + std::to_string(rewards.length) + ", not a multiple of groupSize " +
+                           std::to_string(group_size));
+    const CudaModule& cuda = require_cuda();
     Napi::Value out;
     dapo_cuda_out dst{};
     if (rewards.on_device) {
@@ -404,14 +388,18 @@ Napi::Value CudaGroupAdvantages(const Napi::CallbackInfo& info) {
 Napi::Value CudaCopyBench(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const CudaModule& cuda = require_cuda();
     if (info.Length() < 1 || !info[0].IsNumber()) throw_type(env, "bytes must be a number");
-    const double bytes = info[0].As<Napi::Number>().DoubleValue();
-    const int iterations = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 20;
-    if (!(bytes >= 1)) throw_range(env, "bytes must be positive");
+    const size_t bytes = integer_value(env, info[0].As<Napi::Number>().DoubleValue(), "bytes", 1);
+    size_t iterations = 20;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (!info[1].IsNumber()) throw_type(env, "iterations must be a number");
+      iterations = integer_value(env, info[1].As<Napi::Number>().DoubleValue(), "iterations", 1);
+      if (iterations > 1000000) throw_range(env, "iterations must be at most 1000000, got " + std::to_string(iterations));
+    }
+    const CudaModule& cuda = require_cuda();
     float ms = 0;
     char message[512] = {0};
-    check_cuda(cuda.copy_bench(static_cast<size_t>(bytes), iterations, &ms, message, sizeof message), message);
+    check_cuda(cuda.copy_bench(bytes, static_cast<int>(iterations), &ms, message, sizeof message), message);
     return Napi::Number::New(env, ms);
   });
 }

@@ -1,11 +1,12 @@
 // DeviceTensor: a handle on device memory, so callers keep data on the GPU between calls.
 //   DeviceTensor.upload(typedArray) / DeviceTensor.empty(dtype, length) -> DeviceTensor
 //   t.download(out?) -> typed array, t.dispose(), t.dtype, t.length, t.byteLength, t.disposed
-// Memory is freed by dispose() or, failing that, when the object is collected.
+// Memory is freed by dispose() or, failing that, when the object is collected; a dispose()
+// while a call uses the tensor frees it when that call ends (DeviceTensorHold).
 #include "bindings/cuda_bindings.h"
+#include "common/checked.h"
 
 namespace dapo::bind {
-namespace {
 
 class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
  public:
@@ -29,13 +30,15 @@ class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
     if (info.Length() != 1 || !info[0].IsExternal())
       throw_type(info.Env(), "use DeviceTensor.upload(typedArray) or DeviceTensor.empty(dtype, length)");
   }
+  // Collected: no call holds it (a hold references the object).
   ~DeviceTensor() override { release(); }
 
   static Napi::Object Create(Napi::Env env, DType dtype, size_t length) {
+    const size_t bytes = checked_mul(length, dtype_bytes(dtype), "the DeviceTensor's byte length");
     const CudaModule& cuda = require_cuda();
     void* ptr = nullptr;
     char message[512] = {0};
-    check_cuda(cuda.malloc(&ptr, length * dtype_bytes(dtype), message, sizeof message), message);
+    check_cuda(cuda.malloc(&ptr, bytes, message, sizeof message), message);
     Napi::Object obj = constructor->New({Napi::External<void>::New(env, nullptr)});
     DeviceTensor* t = Unwrap(obj);
     t->ptr_ = ptr;
@@ -45,11 +48,16 @@ class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
   }
 
   bool buffer(DeviceBuffer* out) const {
-    if (!ptr_) return false;
+    if (disposed_) return false;
     out->ptr = ptr_;
     out->length = length_;
     out->dtype = dtype_;
     return true;
+  }
+
+  void hold() { ++holds_; }
+  void unhold() {
+    if (--holds_ == 0 && disposed_) release();
   }
 
  private:
@@ -62,28 +70,18 @@ class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
     ptr_ = nullptr;
   }
 
-  static bool dtype_of_array(napi_typedarray_type type, DType* out) {
-    switch (type) {
-      case napi_float32_array: *out = DType::F32; return true;
-      case napi_uint16_array: *out = DType::BF16; return true;
-      case napi_int32_array: *out = DType::I32; return true;
-      case napi_uint8_array: *out = DType::U8; return true;
-      default: return false;
-    }
-  }
-
   static Napi::Value Upload(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       DType dtype;
-      if (info.Length() < 1 || !info[0].IsTypedArray() || !dtype_of_array(info[0].As<Napi::TypedArray>().TypedArrayType(), &dtype))
+      if (info.Length() < 1 || !info[0].IsTypedArray() || !dtype_of_typed_array(info[0].As<Napi::TypedArray>().TypedArrayType(), &dtype))
         throw_type(env, "DeviceTensor.upload takes a Float32Array, Uint16Array (bfloat16 bits), Int32Array or Uint8Array");
-      Napi::TypedArray array = info[0].As<Napi::TypedArray>();
-      Napi::Object obj = Create(env, dtype, array.ElementLength());
+      // Over an ArrayBuffer or a SharedArrayBuffer; a detached one is a TypeError.
+      const View<uint8_t> array = typed_array_view<uint8_t>(env, info[0].As<Napi::TypedArray>(), "array");
+      Napi::Object obj = Create(env, dtype, array.length);
       DeviceTensor* t = Unwrap(obj);
-      const uint8_t* src = static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
       char message[512] = {0};
-      check_cuda(require_cuda().upload(t->ptr_, src, array.ByteLength(), message, sizeof message), message);
+      check_cuda(require_cuda().upload(t->ptr_, array.data, array.length * dtype_bytes(dtype), message, sizeof message), message);
       return obj;
     });
   }
@@ -100,23 +98,20 @@ class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
       else if (name == "int32") dtype = DType::I32;
       else if (name == "uint8") dtype = DType::U8;
       else throw_range(env, "dtype must be 'float32', 'bfloat16', 'int32' or 'uint8', got '" + name + "'");
-      const double length = info[1].As<Napi::Number>().DoubleValue();
-      if (!(length >= 0) || length != static_cast<double>(static_cast<size_t>(length)))
-        throw_range(env, "length must be a non-negative integer");
-      return Create(env, dtype, static_cast<size_t>(length));
+      return Create(env, dtype, integer_value(env, info[1].As<Napi::Number>().DoubleValue(), "length", 0));
     });
   }
 
   Napi::Value Download(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      if (!ptr_) throw_type(env, "this DeviceTensor has been disposed");
+      if (disposed_) throw_type(env, "this DeviceTensor has been disposed");
       Napi::TypedArray out;
       if (info.Length() > 0 && !info[0].IsUndefined()) {
         if (!info[0].IsTypedArray()) throw_type(env, "out must be a typed array");
         out = info[0].As<Napi::TypedArray>();
         DType d;
-        if (!dtype_of_array(out.TypedArrayType(), &d) || d != dtype_)
+        if (!dtype_of_typed_array(out.TypedArrayType(), &d) || d != dtype_)
           throw_type(env, std::string("out must match the tensor's dtype ") + dtype_name(dtype_));
         if (out.ElementLength() != length_)
           throw_range(env, "out has length " + std::to_string(out.ElementLength()) + ", expected " + std::to_string(length_));
@@ -128,15 +123,18 @@ class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
           case DType::U8: out = Napi::Uint8Array::New(env, length_); break;
         }
       }
-      uint8_t* dst = static_cast<uint8_t*>(out.ArrayBuffer().Data()) + out.ByteOffset();
+      // Over an ArrayBuffer or a SharedArrayBuffer; a detached one is a TypeError.
+      const View<uint8_t> dst = typed_array_view<uint8_t>(env, out, "out");
       char message[512] = {0};
-      check_cuda(require_cuda().download(dst, ptr_, length_ * dtype_bytes(dtype_), message, sizeof message), message);
+      check_cuda(require_cuda().download(dst.data, ptr_, length_ * dtype_bytes(dtype_), message, sizeof message), message);
       return out;
     });
   }
 
+  // Held by a running call: the memory goes when the call ends (DeviceTensorHold).
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    release();
+    disposed_ = true;
+    if (holds_ == 0) release();
     return info.Env().Undefined();
   }
   Napi::Value GetDtype(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), dtype_name(dtype_)); }
@@ -144,16 +142,31 @@ class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
   Napi::Value GetByteLength(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(length_ * dtype_bytes(dtype_)));
   }
-  Napi::Value GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ptr_ == nullptr); }
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
 
   void* ptr_ = nullptr;
   size_t length_ = 0;
   DType dtype_ = DType::F32;
+  bool disposed_ = false;
+  size_t holds_ = 0;  // calls using the memory now
 };
 
 Napi::FunctionReference* DeviceTensor::constructor = nullptr;
 
-}  // namespace
+DeviceTensorHold::DeviceTensorHold(Napi::Object tensor)
+    : ref_(Napi::Persistent(tensor)), tensor_(DeviceTensor::Unwrap(tensor)) {
+  tensor_->hold();
+}
+
+DeviceTensorHold::DeviceTensorHold(DeviceTensorHold&& other) noexcept
+    : ref_(std::move(other.ref_)), tensor_(other.tensor_) {
+  other.tensor_ = nullptr;
+}
+
+// Before the reference goes: the reference keeps tensor_ alive.
+DeviceTensorHold::~DeviceTensorHold() {
+  if (tensor_) tensor_->unhold();
+}
 
 const char* dtype_name(DType d) {
   switch (d) {
@@ -161,6 +174,16 @@ const char* dtype_name(DType d) {
     case DType::BF16: return "bfloat16";
     case DType::I32: return "int32";
     default: return "uint8";
+  }
+}
+
+bool dtype_of_typed_array(napi_typedarray_type type, DType* out) {
+  switch (type) {
+    case napi_float32_array: *out = DType::F32; return true;
+    case napi_uint16_array: *out = DType::BF16; return true;
+    case napi_int32_array: *out = DType::I32; return true;
+    case napi_uint8_array: *out = DType::U8; return true;
+    default: return false;
   }
 }
 

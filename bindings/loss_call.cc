@@ -15,9 +15,7 @@ Aggregation parse_aggregation(Napi::Env env, const std::optional<std::string>& n
 
 template <typename T>
 void check_length(Napi::Env env, const std::optional<View<T>>& view, const char* key, size_t n) {
-  if (view && view->length != n)
-    throw_range(env, std::string(key) + " has length " + std::to_string(view->length) +
-                         " but oldLogprobs has N = " + std::to_string(n));
+  if (view) check_token_length(env, view->length, key, n);
 }
 
 void parse_clip(Napi::Env env, Napi::Object args, LossOptions& options) {
@@ -41,14 +39,38 @@ void parse_divisors(Napi::Object args, AggregationConfig& aggregation) {
   if (auto s = integer(args, "seqCount", 1)) aggregation.seq_count = static_cast<double>(*s);
 }
 
-namespace {
-
-void parse_aggregation_options(Napi::Env env, Napi::Object args, LossOptions& options) {
+void parse_loss_options(Napi::Env env, Napi::Object args, bool has_ref_logprobs, bool has_seq_ids, LossOptions& options) {
+  parse_clip(env, args, options);
+  if (auto kl = number(args, "klCoef")) {
+    if (*kl < 0) throw_range(env, "klCoef must be >= 0, got " + std::to_string(*kl));
+    if (*kl > 0 && !has_ref_logprobs) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
+    options.kl_coef = static_cast<float>(*kl);
+  }
   options.aggregation.mode = parse_aggregation(env, string(args, "aggregation"));
   parse_divisors(args, options.aggregation);
+  if (options.aggregation.mode != Aggregation::TokenMean && !has_seq_ids)
+    throw_type(env, "seqIds (Int32Array) is required by the seq-mean aggregations");
+  options.entropy = boolean(args, "entropy").value_or(false);
 }
 
-}  // namespace
+void check_token_length(Napi::Env env, size_t length, const char* key, size_t n) {
+  if (length != n)
+    throw_range(env, std::string(key) + " has length " + std::to_string(length) + " but oldLogprobs has N = " +
+                         std::to_string(n));
+}
+
+size_t check_logits_length(Napi::Env env, size_t length, size_t n, size_t vocab) {
+  // Checked: N * vocabSize past size_t would wrap to a small number a short array matches.
+  if (length != checked_mul(n, vocab, "N * vocabSize"))
+    throw_range(env, "logits has length " + std::to_string(length) + ", expected N * vocabSize = " + std::to_string(n) +
+                         " * " + std::to_string(vocab));
+  return length;
+}
+
+void check_grad_out_length(Napi::Env env, size_t length, size_t expected) {
+  if (length != expected)
+    throw_range(env, "gradOut has length " + std::to_string(length) + ", expected " + std::to_string(expected));
+}
 
 std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info, bool async) {
   Napi::Env env = info.Env();
@@ -73,16 +95,7 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info, bool a
   check_length(env, seq_ids, "seqIds", n);
   check_length(env, ref_logprobs, "refLogprobs", n);
 
-  parse_clip(env, args, call->options);
-  if (auto kl = number(args, "klCoef")) {
-    if (*kl < 0) throw_range(env, "klCoef must be >= 0, got " + std::to_string(*kl));
-    if (*kl > 0 && !ref_logprobs) throw_type(env, "refLogprobs (Float32Array) is required when klCoef > 0");
-    call->options.kl_coef = static_cast<float>(*kl);
-  }
-  parse_aggregation_options(env, args, call->options);
-  if (call->options.aggregation.mode != Aggregation::TokenMean && !seq_ids)
-    throw_type(env, "seqIds (Int32Array) is required by the seq-mean aggregations");
-  call->options.entropy = boolean(args, "entropy").value_or(false);
+  parse_loss_options(env, args, ref_logprobs.has_value(), seq_ids.has_value(), call->options);
 
   Napi::Value logits_value = args.Get("logits");
   const bool has_logits = !logits_value.IsUndefined() && !logits_value.IsNull();
@@ -103,11 +116,7 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info, bool a
     if (!tokens) throw_type(env, "tokens (Int32Array) is required with logits");
     in.from_logits = true;
     in.vocab = *vocab;
-    const size_t logits_length = f32 ? f32->length : bf16->length;
-    // Checked: N * vocabSize past size_t would wrap to a small number a short array matches.
-    if (logits_length != checked_mul(n, in.vocab, "N * vocabSize"))
-      throw_range(env, "logits has length " + std::to_string(logits_length) + ", expected N * vocabSize = " +
-                           std::to_string(n) + " * " + std::to_string(in.vocab));
+    const size_t logits_length = check_logits_length(env, f32 ? f32->length : bf16->length, n, in.vocab);
     in.logits_f32 = f32 ? arrays.input(*f32, "logits") : nullptr;
     in.logits_bf16 = bf16 ? arrays.input(*bf16, "logits") : nullptr;
     grad_length = logits_length;
@@ -125,8 +134,7 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info, bool a
   // Outputs: the caller's gradOut when given (no allocation in a synchronous call), else fresh
   // arrays, which no JavaScript can reach before the call returns.
   auto grad_out = typed_array<float>(args, "gradOut", napi_float32_array, "Float32Array", false);
-  if (grad_out && grad_out->length != grad_length)
-    throw_range(env, "gradOut has length " + std::to_string(grad_out->length) + ", expected " + std::to_string(grad_length));
+  if (grad_out) check_grad_out_length(env, grad_out->length, grad_length);
   Napi::Float32Array grad = grad_out ? grad_out->array.As<Napi::Float32Array>() : Napi::Float32Array::New(env, grad_length);
   Napi::Float32Array out_logprobs = Napi::Float32Array::New(env, n);
   call->outputs.grad = grad_out ? arrays.output(*grad_out, "gradOut") : grad.Data();

@@ -27,6 +27,14 @@ std::unique_ptr<LossCall> parse_loss_call(const Napi::CallbackInfo& info, bool a
 Napi::Object result_object(Napi::Env env, LossCall& call, const LossStats& stats);
 // tokenCount and seqCount (integers >= 1) into the aggregation's divisors.
 void parse_divisors(Napi::Object args, AggregationConfig& aggregation);
+// The options every dapoLoss backend takes: clipLow / clipHigh / clipC, klCoef (needs
+// refLogprobs), aggregation with tokenCount / seqCount (the seq-mean modes need seqIds), entropy.
+void parse_loss_options(Napi::Env env, Napi::Object args, bool has_ref_logprobs, bool has_seq_ids, LossOptions& options);
+// Length checks whose messages every backend shares: a per-token array against N, the logits
+// against N * vocabSize (computed without wrapping), gradOut against the gradient's length.
+void check_token_length(Napi::Env env, size_t length, const char* key, size_t n);
+size_t check_logits_length(Napi::Env env, size_t length, size_t n, size_t vocab);
+void check_grad_out_length(Napi::Env env, size_t length, size_t expected);
 // The `stats` member of a loss result (the same keys from every backend).
 Napi::Object loss_stats_object(Napi::Env env, const LossStats& stats);
 

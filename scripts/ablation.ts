@@ -1,101 +1,115 @@
-// npm run ablation: the built-in task under --algo grpo, full DAPO, and DAPO with each of its
-// components switched off, over several seeds. Reports steps to 80% held-out accuracy, the
-// final accuracy and the final entropy, and writes the table into benchmarks/RESULTS.md.
-//   node --import tsx scripts/ablation.ts [--seeds 1,2,3] [--steps N] [--out runs/ablation]
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// npm run ablation: builtin:chains (the ablation task, src/task/chains.ts) under GRPO, full DAPO,
+// and DAPO with each of its components switched off, over 8 seeds. Writes the tables into
+// benchmarks/RESULTS.md (means with 95% bootstrap intervals, and per component the paired
+// difference to DAPO on the same seeds) and the main pairs as one picture,
+// benchmarks/ablation.png. Finished runs are reused: an interrupted ablation resumes.
+//   nice npm run ablation -- [--seeds 1-8] [--steps N] [--jobs 2] [--out runs/ablation]
+import { execSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { readMetrics } from '../src/train/plot.js';
+import { plotComparison, type CompareSection } from '../src/compare/chart.js';
+import { loadRun } from '../src/compare/runs.js';
+import { CHAINS_DATASET } from '../src/task/chains.js';
+import { resolveConfig } from '../src/train/config.js';
+import { readOutcome, type Outcome } from './ablation/outcomes.js';
+import { writeResults, type VariantResult } from './ablation/report.js';
+import { runAll, type RunSpec } from './ablation/runs.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name: string, fallback: string) => {
   const at = process.argv.indexOf(`--${name}`);
   return at > 0 ? process.argv[at + 1] : fallback;
 };
-const seeds = arg('seeds', '1,2,3').split(',').map(Number);
+function parseSeeds(text: string): number[] {
+  const range = /^(\d+)-(\d+)$/.exec(text);
+  if (range) return Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i);
+  return text.split(',').map(Number);
+}
+const seeds = parseSeeds(arg('seeds', '1-8'));
 const steps = arg('steps', '');
+const jobs = Number(arg('jobs', String(Math.min(2, cpus().length))));
 const outRoot = arg('out', join(root, 'runs', 'ablation'));
+const picture = join(root, 'benchmarks', 'ablation.png');
 
-const VARIANTS: Array<{ name: string; flags: string[] }> = [
+export interface AblationVariant {
+  name: string;
+  /** The DAPO component this variant switches off (none for DAPO and GRPO). */
+  component?: string;
+  flags: string[];
+}
+
+export const VARIANTS: AblationVariant[] = [
   { name: 'DAPO', flags: [] },
-  { name: 'GRPO (--algo grpo)', flags: ['--algo', 'grpo'] },
-  { name: 'DAPO without clip-higher', flags: ['--clip-high', '0.2'] },
-  { name: 'DAPO without dynamic sampling', flags: ['--no-dynamic-sampling'] },
-  { name: 'DAPO without token-level loss', flags: ['--aggregation', 'seq-mean-token-mean'] },
-  { name: 'DAPO without overlong shaping', flags: ['--no-overlong-shaping'] },
+  { name: 'GRPO', flags: ['--algo', 'grpo'] },
+  { name: 'DAPO without clip-higher', component: 'clip-higher', flags: ['--clip-high', '0.2'] },
+  { name: 'DAPO without dynamic sampling', component: 'dynamic sampling', flags: ['--no-dynamic-sampling'] },
+  { name: 'DAPO without token-level loss', component: 'token-level loss', flags: ['--aggregation', 'seq-mean-token-mean'] },
+  { name: 'DAPO without overlong shaping', component: 'overlong shaping', flags: ['--no-overlong-shaping'] },
 ];
 
-interface Outcome {
-  stepsTo80: number | undefined;
-  finalAcc: number;
-  finalEntropy: number;
-  seconds: number;
-}
+const slug = (name: string) => name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+const runDir = (variant: AblationVariant, seed: number) => join(outRoot, `${slug(variant.name)}-seed${seed}`);
 
-// A finished run of the same command is reused (its recorded minutes included), so an
-// interrupted ablation picks up where it stopped.
-function finished(out: string, args: string[]): number | undefined {
-  const record = join(out, 'ablation-run.json');
-  if (!existsSync(record)) return undefined;
-  const saved = JSON.parse(readFileSync(record, 'utf8')) as { args: string[]; seconds: number };
-  return JSON.stringify(saved.args) === JSON.stringify(args) ? saved.seconds : undefined;
-}
+// Variant by variant, so the first variant's runs fill the warm-up cache for every seed.
+const specs: RunSpec[] = VARIANTS.flatMap((variant) =>
+  seeds.map((seed) => ({
+    dir: runDir(variant, seed),
+    label: `${variant.name} seed ${seed}`,
+    args: [
+      'train', '--dataset', CHAINS_DATASET, '--seed', String(seed), '--out', runDir(variant, seed),
+      '--warmup-cache', join(outRoot, 'warmup-cache'), '--plot-every', '0',
+      ...variant.flags, ...(steps ? ['--steps', steps] : []),
+    ],
+  })),
+);
 
-function runOne(flags: string[], seed: number, out: string): Outcome {
-  const started = Date.now();
-  const args = ['train', '--seed', String(seed), '--out', out, ...flags, ...(steps ? ['--steps', steps] : [])];
-  let seconds = finished(out, args);
-  if (seconds === undefined) {
-    rmSync(out, { recursive: true, force: true });
-    const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' } });
-    if (result.status !== 0) throw new Error(`run failed: ${args.join(' ')}\n${result.stderr}`);
-    seconds = (Date.now() - started) / 1000;
-    writeFileSync(join(out, 'ablation-run.json'), JSON.stringify({ args, seconds }) + '\n');
-  }
-  const rows = readMetrics(join(out, 'metrics.jsonl'));
-  const evals = rows.filter((r) => r['val/acc'] !== undefined);
-  const trained = rows.filter((r) => r['actor/entropy'] !== undefined);
+// The commit the runs are trained at (read before they start: later commits may land meanwhile).
+let commit = 'unknown';
+try {
+  commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  if (execSync('git status --porcelain -- src scripts', { cwd: root, encoding: 'utf8' }).trim() !== '') commit += ' (with uncommitted changes)';
+} catch {}
+
+// One thread per run when runs share the cores (the tiny model gains little from two).
+const env = { ...process.env, ...(jobs > 1 && !process.env.DAPO_NUM_THREADS ? { DAPO_NUM_THREADS: '1' } : {}) };
+const loads: number[] = [];
+const sampler = setInterval(() => loads.push(loadavg()[0]), 30_000);
+const started = Date.now();
+const records = await runAll(root, specs, jobs, env, (line) => console.log(line));
+clearInterval(sampler);
+loads.push(loadavg()[0]);
+
+const results: VariantResult[] = VARIANTS.map((variant, v) => {
+  const mine = specs.map((s, i) => ({ s, i })).filter(({ i }) => Math.floor(i / seeds.length) === v);
   return {
-    stepsTo80: evals.find((r) => r['val/acc'] >= 0.8)?.step,
-    finalAcc: evals[evals.length - 1]['val/acc'],
-    finalEntropy: trained[trained.length - 1]?.['actor/entropy'] ?? NaN,
-    seconds,
+    ...variant,
+    outcomes: mine.map(({ s }) => readOutcome(join(s.dir, 'metrics.jsonl'))) as Outcome[],
+    records: mine.map(({ i }) => records[i]),
   };
-}
+});
 
-const fmt = (xs: number[], digits: number) => {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
-  return `${m.toFixed(digits)} ± ${sd.toFixed(digits)}`;
-};
+writeResults(join(root, 'benchmarks', 'RESULTS.md'), results, {
+  seeds,
+  steps: steps || String(resolveConfig({}, { dataset: CHAINS_DATASET }).steps),
+  commit,
+  cores: cpus().length,
+  jobs,
+  loads,
+  elapsedSeconds: (Date.now() - started) / 1000,
+  log: (line) => console.log(line),
+});
 
-const lines = [
-  `| variant | steps to 80% val/acc (per seed) | final val/acc | final entropy | minutes per run |`,
-  `| --- | --- | --- | --- | --- |`,
+// The main pairs, one section each, labelled from the runs' configs.
+const runsOf = (name: string) => seeds.map((seed) => loadRun(runDir(VARIANTS.find((v) => v.name === name)!, seed)));
+const dapo = runsOf('DAPO');
+const sections: CompareSection[] = [
+  { title: 'DAPO and GRPO', runs: [...dapo, ...runsOf('GRPO')], metrics: ['val/acc', 'train/acc_mean', 'actor/entropy', 'train/all_equal_rate', 'response_length/mean', 'response_length/clip_ratio', 'actor/grad_norm', 'actor/pg_loss'] },
+  { title: 'Clip-Higher on and off', runs: [...dapo, ...runsOf('DAPO without clip-higher')], metrics: ['actor/entropy', 'actor/clipfrac_high', 'actor/clipfrac_low', 'val/acc'] },
+  { title: 'Dynamic sampling on and off', runs: [...dapo, ...runsOf('DAPO without dynamic sampling')], metrics: ['actor/grad_norm', 'train/kept_groups', 'train/informative_groups', 'val/acc'] },
+  { title: 'Token-level loss on and off', runs: [...dapo, ...runsOf('DAPO without token-level loss')], metrics: ['response_length/mean', 'response_length/clip_ratio', 'actor/entropy', 'val/acc'] },
+  { title: 'Overlong shaping on and off', runs: [...dapo, ...runsOf('DAPO without overlong shaping')], metrics: ['response_length/mean', 'response_length/clip_ratio', 'train/acc_mean', 'val/acc'] },
 ];
-for (const variant of VARIANTS) {
-  const outcomes = seeds.map((seed) => {
-    const dir = join(outRoot, `${variant.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-seed${seed}`);
-    const o = runOne(variant.flags, seed, dir);
-    console.log(`${variant.name} seed ${seed}: to 80% ${o.stepsTo80 ?? 'never'}, final ${o.finalAcc.toFixed(3)}, entropy ${o.finalEntropy.toFixed(3)} (${o.seconds.toFixed(0)} s)`);
-    return o;
-  });
-  lines.push(
-    `| ${variant.name} | ${outcomes.map((o) => o.stepsTo80 ?? 'never').join(', ')} | ${fmt(outcomes.map((o) => o.finalAcc), 3)} | ` +
-      `${fmt(outcomes.map((o) => o.finalEntropy), 3)} | ${(outcomes.reduce((a, o) => a + o.seconds, 0) / outcomes.length / 60).toFixed(1)} |`,
-  );
-}
-
-const table = lines.join('\n');
-console.log(`\n${table}`);
-const results = join(root, 'benchmarks', 'RESULTS.md');
-const begin = '<!-- ablation:begin -->';
-const end = '<!-- ablation:end -->';
-const section = `${begin}\n${new Date().toISOString().slice(0, 10)}, \`npm run ablation\` (seeds ${seeds.join(', ')}${steps ? `, ${steps} steps` : ''}); val/acc is the held-out mean over k samples.\n\n${table}\n${end}`;
-const current = existsSync(results) ? readFileSync(results, 'utf8') : '';
-const updated = current.includes(begin) ? current.replace(new RegExp(`${begin}[\\s\\S]*${end}`), section) : `${current}\n## Ablation\n\n${section}\n`;
-writeFileSync(`${results}.tmp`, updated);
-renameSync(`${results}.tmp`, results);
-console.log(`wrote the table to ${results}`);
+const png = await plotComparison(sections, picture, { title: `dapo ablation on ${CHAINS_DATASET}: mean over ${seeds.length} seeds, band min-max, 10-step trailing mean`, smooth: 10 });
+console.log(`ablation: wrote ${png.path} (${png.width} x ${png.height})`);

@@ -83,6 +83,7 @@ cp -r "$pkg" "$check/"
   const addon = require('node-gyp-build')(process.cwd());
   console.error('bundle check: runtime packages load; cudaInfo', JSON.stringify(addon.cudaInfo()));
 " >&2) && (cd "$check/dapo" && node dist/compare-runs.mjs >/dev/null 2>&1; [ $? = 2 ]) \
+  && (cd "$check/dapo" && node dist/dapo.mjs --version >/dev/null) \
   || { echo "cuda-device-bundle: the bundle does not run from $check (no node_modules above it)" >&2; exit 1; }
 rm -rf "$check"
 

@@ -112,13 +112,20 @@ train_and_resume() {
   "$NODE" "$PKG/dist/dapo.mjs" train --model "$model" --dataset "$ROOT/test/fixtures/data/math17k-mini.parquet" \
     --reward "$WORK/parity-reward.mjs" --device "$device" --seed 3 --steps "$steps" --epochs 100 --n 4 --train-batch 2 \
     --gen-batch 2 --max-gen-batches 2 --max-response-len 48 --overlong-buffer 16 --mini-batch 2 --micro-batch 8 \
-    --lr 1e-5 --warmup 2 --save-every "$half" --eval-every 0 --plot-every 0 --out "$WORK/run-a" || return 1
+    --lr 1e-5 --warmup 2 --save-every "$half" --eval-every 0 --plot-every 0 --logger tensorboard --out "$WORK/run-a" || return 1
   "$NODE" "$PKG/dist/dapo.mjs" train --resume "$WORK/run-a/checkpoints/step-$half" --out "$WORK/run-b" || return 1
   mkdir -p "$LOGS/train"
   for r in run-a run-b; do
     for f in config.json metrics.jsonl training_metrics.png; do cp "$WORK/$r/$f" "$LOGS/train/$r-$f" 2>/dev/null; done
   done
   "$NODE" "$PKG/dist/compare-runs.mjs" "$WORK/run-a" "$WORK/run-b" "$half"
+}
+# TensorBoard's own reader on the event files of the training step's run (issue 14).
+step_tensorboard() {
+  command -v python3 >/dev/null || skip "no python3"
+  python3 -c 'import tensorboard' 2>/dev/null || skip "python3 has no tensorboard"
+  [ -d "$WORK/run-a/tensorboard" ] || skip "no event files: neither training step ran"
+  python3 "$ROOT/scripts/check-tensorboard.py" "$WORK/run-a"
 }
 step_engine_bench() {
   need_engine
@@ -154,7 +161,7 @@ step_loss_peers() {
   [ -d "$ROOT/.devcarry/peers" ] || skip "no .devcarry/peers (Liger-Kernel's files, brought along at run time)"
   python3 "$ROOT/benchmarks/peers/loss_peers.py" --liger "$ROOT/.devcarry/peers" --json "$LOGS/loss-peers.json"
 }
-export -f step_info step_test_cuda step_train_cuda step_train_plumbing train_and_resume step_engine_bench step_hf_engine \
+export -f step_info step_test_cuda step_train_cuda step_train_plumbing train_and_resume step_tensorboard step_engine_bench step_hf_engine \
   sanitizer step_memcheck step_racecheck step_loss_bench step_torch_loss step_loss_lab step_loss_peers
 
 # name, timeout (s), function
@@ -163,6 +170,7 @@ STEPS=(
   "test-cuda 150 step_test_cuda"
   "train-cuda 180 step_train_cuda"
   "train-plumbing 150 step_train_plumbing"
+  "tensorboard 30 step_tensorboard"
   "engine-bench 120 step_engine_bench"
   "hf-engine 150 step_hf_engine"
   "memcheck 90 step_memcheck"

@@ -76,6 +76,16 @@ describe('GroupCollector', () => {
     assert.equal(c.resampleRate, 0);
   });
 
+  test('all-equal groups are counted with filtering on or off (the share dynamic sampling acts on)', () => {
+    for (const filter of [true, false]) {
+      const c = new GroupCollector(10, filter);
+      c.add([group(1, [true, true]), group(2, [false, false]), group(3, [true, false]), group(4, [false, false])]);
+      assert.deepEqual([c.stats.allCorrect, c.stats.allWrong], [1, 2]);
+      assert.equal(c.allEqualRate, 3 / 4);
+      assert.equal(c.resampleRate, filter ? 3 / 4 : 0);
+    }
+  });
+
   test('when nothing is informative the collector never fills (the trainer caps the batches)', () => {
     const c = new GroupCollector(2, true);
     for (let i = 0; i < 10; i++) c.add([group(i, [false, false, false])]);

@@ -55,6 +55,8 @@ describe('native crashes found by fuzzing are errors with a code', { timeout: 30
   test('dapoLossAsync: a gradOut kept receives the gradient', () => assert.deepEqual(outcome('async-gradout-kept').value, { same: true }));
   test('dapoLoss: a getter that detaches an array read before it', () =>
     assertError('sync-getter-detach', 'TypeError', 'ERR_DAPO_DETACHED', /oldLogprobs was detached or resized while the arguments were read/));
+  test('dapoLossAsync: a getter that detaches an array read before it (the copy read freed memory)', () =>
+    assertError('async-getter-detach', 'TypeError', 'ERR_DAPO_DETACHED', /oldLogprobs was detached or resized while the arguments were read/));
   test('dapoLoss: N x vocabSize past 64 bits', () =>
     assertError('vocab-times-n-overflow', 'RangeError', 'ERR_DAPO_RANGE', /N \* vocabSize \(4096 x 4503599627370496\) is too large/));
   test('Policy.fromConfig: a parameter count past 64 bits', () =>

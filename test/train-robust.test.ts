@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { findCheckpoint } from '../src/train/checkpoint.js';
 import { resolveConfig, type TrainConfig } from '../src/train/config.js';
 import { readMetrics } from '../src/train/plot.js';
 import { train } from '../src/train/trainer.js';
@@ -89,6 +90,25 @@ describe('run folders', { timeout: 600_000 }, () => {
     cpSync(original, dir, { recursive: true });
     await train(config(undefined, { saveLimit: 2, steps: 4 }), { resume: join(dir, 'checkpoints', 'step-2'), log: quiet });
     assert.deepEqual(readdirSync(join(dir, 'checkpoints')).sort(), ['step-3', 'step-4']);
+  });
+
+  test('resuming from an earlier checkpoint moves the later ones and final/ aside, so the next --resume continues the new branch', async () => {
+    const dir = join(work, 'R');
+    cpSync(original, dir, { recursive: true });
+    const finalHash = fingerprint(dir).finalHash;
+    const lines: string[] = [];
+    await train(config(undefined, { steps: 2, saveEvery: 0 }), { resume: join(dir, 'checkpoints', 'step-1'), log: (l) => lines.push(l) });
+    assert.deepEqual(readdirSync(join(dir, 'checkpoints')), ['step-1'], 'no checkpoint of the old branch is left to be resumed');
+    assert.equal(findCheckpoint(dir), join(dir, 'checkpoints', 'step-1'));
+    const [aside] = readdirSync(join(dir, 'abandoned'));
+    assert.match(aside, /^after-step-1-/);
+    const moved = join(dir, 'abandoned', aside);
+    assert.ok(lines.some((l) => l.includes(`moved to ${moved}`)), lines.join('\n'));
+    assert.deepEqual(readdirSync(join(moved, 'checkpoints')).sort(), ['step-2', 'step-3']);
+    assert.equal(createHash('sha256').update(readFileSync(join(moved, 'final', 'model.safetensors'))).digest('hex'), finalHash, "the old final/ is kept");
+    assert.deepEqual(readMetrics(join(moved, 'metrics.jsonl')).map((r) => r.step), [1, 2, 3], "the old branch's metrics are kept");
+    assert.deepEqual(readMetrics(join(dir, 'metrics.jsonl')).map((r) => r.step), [1, 2]);
+    assert.ok(existsSync(join(dir, 'final', 'model.safetensors')), 'the new branch finished into final/');
   });
 
   test('a damaged trainer-state.json is refused on resume, naming the file and the field', async () => {

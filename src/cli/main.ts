@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { packageRoot } from '../native.js';
+import { compareCommand } from './commands/compare.js';
 import { evalCommand } from './commands/eval.js';
 import { plotCommand } from './commands/plot.js';
 import { trainCommand } from './commands/train.js';
@@ -21,7 +22,8 @@ await yargs(hideBin(process.argv))
   .command(trainCommand)
   .command(evalCommand)
   .command(plotCommand)
-  .demandCommand(1, 'name a command: train, eval or plot')
+  .command(compareCommand)
+  .demandCommand(1, 'name a command: train, eval, plot or compare')
   .strict()
   .wrap(Math.min(110, process.stdout.columns ?? 110))
   .fail((message, error, y) => {

@@ -12,6 +12,10 @@ export interface DeviceTensor {
   /** Copies to the host: into `out` when given (same type and length), else a fresh array. */
   download<T extends Float32Array | Uint16Array | Int32Array | Uint8Array>(out?: T): T;
   download(): Float32Array | Uint16Array | Int32Array | Uint8Array;
+  /**
+   * Frees the memory now, or, while a call uses the tensor (an async loss still running), when
+   * that call ends; `disposed` is true at once and later calls refuse the tensor.
+   */
   dispose(): void;
 }
 

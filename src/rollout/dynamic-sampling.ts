@@ -14,6 +14,9 @@ export interface CollectorStats {
   keptGroups: number;
   droppedAllCorrect: number;
   droppedAllWrong: number;
+  /** Generated groups with every response right, or every one wrong, whether dropped or not. */
+  allCorrect: number;
+  allWrong: number;
 }
 
 /**
@@ -22,7 +25,7 @@ export interface CollectorStats {
  */
 export class GroupCollector {
   private kept: Group[];
-  readonly stats: CollectorStats = { generatedGroups: 0, keptGroups: 0, droppedAllCorrect: 0, droppedAllWrong: 0 };
+  readonly stats: CollectorStats = { generatedGroups: 0, keptGroups: 0, droppedAllCorrect: 0, droppedAllWrong: 0, allCorrect: 0, allWrong: 0 };
 
   constructor(
     readonly target: number,
@@ -43,8 +46,11 @@ export class GroupCollector {
   add(groups: Group[]): void {
     for (const group of groups) {
       this.stats.generatedGroups++;
-      if (this.filter && !isInformative(group)) {
-        if (group.rollouts.every((r) => r.acc)) this.stats.droppedAllCorrect++;
+      const informative = isInformative(group);
+      const allCorrect = !informative && group.rollouts.every((r) => r.acc);
+      if (!informative) this.stats[allCorrect ? 'allCorrect' : 'allWrong']++;
+      if (this.filter && !informative) {
+        if (allCorrect) this.stats.droppedAllCorrect++;
         else this.stats.droppedAllWrong++;
         continue;
       }
@@ -56,6 +62,12 @@ export class GroupCollector {
   /** The groups to train on (at most `target`) and the surplus beyond them. */
   take(): { batch: Group[]; surplus: Group[] } {
     return { batch: this.kept.slice(0, this.target), surplus: this.kept.slice(this.target) };
+  }
+
+  /** Share of generated groups whose responses all agree on correctness, dropped or not. */
+  get allEqualRate(): number {
+    const s = this.stats;
+    return s.generatedGroups === 0 ? 0 : (s.allCorrect + s.allWrong) / s.generatedGroups;
   }
 
   /** Share of generated groups that were dropped (0 when nothing was generated). */

@@ -8,6 +8,7 @@
 // shorten the responses; validation asks problems the model has never been trained on.
 import type { PromptRow } from '../data/index.js';
 import { Rng } from '../data/index.js';
+import type { BuiltinTask } from './types.js';
 
 export interface ArithmeticTaskOptions {
   seed: number;
@@ -31,12 +32,7 @@ export const ARITHMETIC_DEFAULTS: ArithmeticTaskOptions = {
   warmupFiller: 0.3,
 };
 
-export interface ArithmeticTask {
-  train: PromptRow[];
-  val: PromptRow[];
-  /** Prompt text and response text pairs for the supervised warm-up. */
-  warmup(count: number, seed: number): Array<{ prompt: string; response: string }>;
-}
+export type ArithmeticTask = BuiltinTask;
 
 function row(id: number, a: number, b: number): PromptRow {
   return { id, sourceIndex: id, messages: [{ role: 'user', content: `${a}+${b}=` }], answer: String(a + b), dataSource: 'builtin:arithmetic' };

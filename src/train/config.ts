@@ -8,6 +8,8 @@ export { readConfigFile } from './config-file.js';
 import { MIN_TEMPERATURE } from '../policy/index.js';
 import { DEFAULT_REWARD_TIMEOUT } from '../reward/index.js';
 
+import { BUILTIN_TASKS, isBuiltinDataset } from '../task/index.js';
+
 export const ALGOS = ['dapo', 'grpo'] as const;
 export const AGGREGATIONS = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
@@ -34,6 +36,7 @@ export interface TrainConfig {
   reward: string;
   rewardTimeout: number;
   out: string | undefined;
+  warmupCache: string | undefined;
   seed: number;
   device: (typeof DEVICES)[number];
   dtype: (typeof DTYPES)[number];
@@ -117,6 +120,7 @@ export const RECIPE_DEFAULTS: TrainConfig = {
   reward: 'dapo-math',
   rewardTimeout: DEFAULT_REWARD_TIMEOUT,
   out: undefined,
+  warmupCache: undefined,
   seed: 1,
   device: 'auto',
   dtype: 'auto',
@@ -201,7 +205,7 @@ export const ALGO_PRESETS: Record<Algo, Partial<TrainConfig>> = {
 
 export const OPTIONS: OptionSpec[] = [
   { key: 'model', kind: 'string', group: 'Model and data', describe: "Hugging Face model folder, or 'builtin:tiny'" },
-  { key: 'dataset', kind: 'string', group: 'Model and data', describe: "parquet file (DAPO-Math-17k layout by default), or 'builtin:arithmetic'" },
+  { key: 'dataset', kind: 'string', group: 'Model and data', describe: "parquet file (DAPO-Math-17k layout by default), or a built-in task: 'builtin:arithmetic', 'builtin:chains'" },
   { key: 'valDataset', kind: 'string', group: 'Model and data', describe: 'parquet file for validation (default: the built-in held-out split, or none)' },
   { key: 'inputKey', kind: 'string', group: 'Model and data', describe: 'prompt column (dot path into structs)' },
   { key: 'answerKey', kind: 'string', group: 'Model and data', describe: 'answer column (dot path into structs)' },
@@ -212,6 +216,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'reward', kind: 'string', group: 'Model and data', describe: "'dapo-math', 'boxed', or a JS module exporting (response, sample) => number | {score, acc} (used with the built-in task too)" },
   { key: 'rewardTimeout', kind: 'number', min: 0, group: 'Model and data', describe: 'seconds one call of a reward module may take before the run stops with E_REWARD_TIMEOUT (0: no limit)' },
   { key: 'out', kind: 'string', group: 'Run', describe: 'output folder (default runs/<timestamp>)' },
+  { key: 'warmupCache', kind: 'string', group: 'Run', describe: 'folder of warm-up models (built-in tasks) to reuse by task, model and seed, and to add to' },
   { key: 'seed', kind: 'number', int: true, min: 0, group: 'Run', describe: 'seed for the model init, sampling and data order' },
   { key: 'device', kind: 'string', choices: DEVICES, group: 'Run', describe: "where the policy runs ('auto': CUDA when its engine is usable, else the CPU)" },
   { key: 'dtype', kind: 'string', choices: DTYPES, group: 'Run', describe: "compute dtype ('auto': bfloat16 on CUDA, float32 on the CPU); master weights and AdamW state stay float32" },
@@ -297,12 +302,16 @@ export function resolveConfig(fromFile: Partial<TrainConfig>, fromCli: Partial<T
   const algo = chosen.algo ?? RECIPE_DEFAULTS.algo;
   const config: TrainConfig = {
     ...RECIPE_DEFAULTS,
-    ...(dataset === BUILTIN_DATASET ? BUILTIN_SCALE : {}),
+    ...(isBuiltinDataset(dataset) ? { ...BUILTIN_SCALE, ...BUILTIN_TASKS[dataset]?.settings } : {}),
     ...PRESETS[chosen.preset ?? RECIPE_DEFAULTS.preset],
     ...ALGO_PRESETS[algo],
     ...chosen,
   };
   for (const spec of OPTIONS) checkOption(spec, config[spec.key], 'option');
+  if (isBuiltinDataset(config.dataset) && !BUILTIN_TASKS[config.dataset])
+    throw new ConfigError(`option dataset: unknown built-in task '${config.dataset}' (choose one of ${Object.keys(BUILTIN_TASKS).join(', ')})`);
+  // Greedy rollouts make every group uniform, and the loss needs the sampled distribution.
+  if (config.temperature <= 0) throw new ConfigError(`option temperature must be greater than 0 for training rollouts, got ${config.temperature}`);
   if (config.valTemperature !== 0 && config.valTemperature < MIN_TEMPERATURE)
     throw new ConfigError(`option valTemperature must be 0 (greedy) or >= ${MIN_TEMPERATURE}, got ${config.valTemperature}`);
   if (config.clipC !== 0 && config.clipC <= 1) throw new ConfigError(`option clipC must be 0 (off) or greater than 1, got ${config.clipC}`);

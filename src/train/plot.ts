@@ -1,11 +1,9 @@
-// training_metrics.png from metrics.jsonl: a grid of line charts drawn by vega-lite, rendered
-// to SVG by vega and to PNG by resvg.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+// training_metrics.png from metrics.jsonl: a grid of line charts, one panel per concern,
+// drawn through the shared rendering path (src/plot/render.ts: vega-lite -> SVG -> resvg).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import * as vegaLite from 'vega-lite';
+import { LEGEND_LABEL_LIMIT, renderSpec, stepAxis, valueAxis, type RenderedPng } from '../plot/render.js';
 
 export interface PlotPanel {
   title: string;
@@ -43,33 +41,26 @@ function panelSpec(panel: PlotPanel, rows: Array<Record<string, number>>) {
     data: { values },
     mark: { type: 'line', point: values.length < 40 },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'step' },
-      y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
-      color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', title: null } },
+      x: { field: 'step', type: 'quantitative', title: 'step', axis: stepAxis },
+      y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false }, axis: valueAxis },
+      color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', title: null, labelLimit: LEGEND_LABEL_LIMIT, columns: 2 } },
     },
   };
 }
 
-/** Renders the panels as a PNG at `outPath` (written to a temporary name, then renamed). */
-export async function plotMetrics(rows: Array<Record<string, number>>, outPath: string, title: string, panels = TRAINING_PANELS) {
-  const charts = panels.map((p) => panelSpec(p, rows)).filter((c) => c !== undefined);
-  const spec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title,
-    background: 'white',
+/** The vega-lite spec of the picture: the panels with data, four a row. */
+export function trainingSpec(rows: Array<Record<string, number>>, title: string, panels = TRAINING_PANELS): Record<string, unknown> {
+  return {
+    title: { text: title, anchor: 'start', offset: 12 },
     columns: 4,
-    concat: charts,
+    concat: panels.map((p) => panelSpec(p, rows)).filter((c) => c !== undefined),
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
-    config: { font: 'sans-serif' },
   };
-  const compiled = vegaLite.compile(spec as unknown as vegaLite.TopLevelSpec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  const svg = await view.toSVG();
-  view.finalize();
-  const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 1.5 }, font: { loadSystemFonts: true } }).render().asPng();
-  const tmp = `${outPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, png);
-  renameSync(tmp, outPath);
+}
+
+/** Renders the panels as a PNG at `outPath` (written to a temporary name, then renamed). */
+export async function plotMetrics(rows: Array<Record<string, number>>, outPath: string, title: string, panels = TRAINING_PANELS): Promise<RenderedPng> {
+  return renderSpec(trainingSpec(rows, title, panels), outPath);
 }
 
 /** Redraws DIR/training_metrics.png from DIR/metrics.jsonl. */

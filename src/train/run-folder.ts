@@ -26,7 +26,7 @@ export class RunFolderError extends Error {
 }
 
 /** What a run writes into its folder: the files --overwrite removes. */
-export const RUN_FILES = ['config.json', 'metrics.jsonl', 'training_metrics.png', 'checkpoints', 'final', 'warmup-model'] as const;
+export const RUN_FILES = ['config.json', 'metrics.jsonl', 'training_metrics.png', 'checkpoints', 'final', 'warmup-model', 'abandoned'] as const;
 
 /** True when dir holds (part of) a run. */
 export function holdsRun(dir: string): boolean {

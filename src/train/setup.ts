@@ -5,9 +5,9 @@ import { resolve } from 'node:path';
 import { loadPromptDataset, type PromptRow } from '../data/index.js';
 import { Policy, type PolicyLoadOptions } from '../policy/index.js';
 import { resolveReward, type RewardFn } from '../reward/index.js';
-import { makeArithmeticTask } from '../task/arithmetic.js';
+import { isBuiltinDataset, makeBuiltinTask, type BuiltinTask } from '../task/index.js';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer/index.js';
-import { BUILTIN_DATASET, type TrainConfig } from './config.js';
+import type { TrainConfig } from './config.js';
 
 export interface Prompts {
   rows: PromptRow[];
@@ -20,7 +20,7 @@ export interface RunInputs {
   train: Prompts;
   val: Prompts | undefined;
   reward: RewardFn;
-  builtinTask: ReturnType<typeof makeArithmeticTask> | undefined;
+  builtinTask: BuiltinTask | undefined;
   notes: string[];
 }
 
@@ -54,7 +54,7 @@ export function policyOptions(config: Pick<TrainConfig, 'device' | 'dtype' | 're
 /** `modelSource` overrides config.model (a checkpoint's model folder when resuming). */
 export async function setupRun(config: TrainConfig, modelSource?: string): Promise<RunInputs> {
   const notes: string[] = [];
-  const builtinData = config.dataset === BUILTIN_DATASET;
+  const builtinData = isBuiltinDataset(config.dataset);
   // The reward module first: a wrong path fails before a model is loaded for nothing.
   const reward = await resolveReward(config.reward, { timeoutSeconds: config.rewardTimeout });
   const policy = await Policy.load(modelSource ?? config.model, { ...policyOptions(config), seed: config.seed });
@@ -63,7 +63,7 @@ export async function setupRun(config: TrainConfig, modelSource?: string): Promi
 
   // --reward applies to the built-in task as to a parquet file (its rows carry the answer).
   if (builtinData) {
-    const task = makeArithmeticTask({ seed: config.seed });
+    const task = makeBuiltinTask(config.dataset, config.seed);
     const encode = async (rows: PromptRow[]) => ({ rows, ids: await encodeRows(rows, tokenizer) });
     notes.push(`built-in task: ${task.train.length} training problems, ${task.val.length} held out`);
     if (config.reward !== 'dapo-math') notes.push(`reward: ${config.reward}`);

@@ -8,14 +8,14 @@
 // (simple_value, a float, as SummaryWriter.add_scalar writes them). The protobuf encoding is
 // protobufjs's, from the schema below (the official field numbers of the messages used).
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
+// crc-32's CRC32C entry point (SheetJS; its typings, those of the CRC-32 entry, have the same
+// buf()). A static import, so that bundlers (scripts/cuda-device-bundle.sh) carry it along: a
+// require() made at run time was left out of the bundle, and --logger tensorboard failed there.
+import crc32c from 'crc-32/crc32c.js';
 import protobuf from 'protobufjs';
-
-// crc-32's CRC32C entry point (SheetJS), which its typings leave out.
-const crc32c = createRequire(import.meta.url)('crc-32/crc32c.js') as { buf(data: Uint8Array, seed?: number): number };
 
 import type { Metrics } from './metrics.js';
 

@@ -6,16 +6,17 @@ import { join, resolve } from 'node:path';
 
 import { PromptSampler } from '../data/index.js';
 import { Policy } from '../policy/index.js';
-import { GroupCollector } from '../rollout/dynamic-sampling.js';
+import { GroupCollector, isInformative } from '../rollout/dynamic-sampling.js';
 import { generateGroups } from '../rollout/generate.js';
 import type { Group } from '../rollout/types.js';
-import { warmup, WARMUP_DEFAULTS } from '../task/warmup.js';
+import { warmupCacheKey, warmupTo, WARMUP_DEFAULTS } from '../task/warmup.js';
 import { samplesFromGroups } from './batch.js';
 import {
   checkpointSteps, deserializeGroups, findCheckpoint, isCheckpoint, pruneCheckpoints, readTrainerState, saveCheckpoint, serializeGroups,
   type TrainerState,
 } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { withAbsolutePaths } from './config-paths.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { groupSignal, runWarnings, TrainingHints, type GroupSignal } from './hints.js';
 import { mean, MetricsLog, type Metrics } from './metrics.js';
@@ -24,6 +25,7 @@ import { plotRun } from './plot.js';
 import { Progress } from './progress.js';
 import { chooseRunFolder, clearRun, holdsRun, removeStaleTemporaries, runFolderOf, runHasProgress } from './run-folder.js';
 import { finalModelDtype } from './save-dtype.js';
+import { setAsideLaterProgress } from './set-aside.js';
 import { policyOptions, setupRun, type RunInputs } from './setup.js';
 import { StopSignals } from './signals.js';
 import { consoleFields, StepStatus } from './step-status.js';
@@ -130,6 +132,10 @@ async function runStep(
     'train/resample_rate': collector.resampleRate,
     'train/dropped_all_correct': collector.stats.droppedAllCorrect,
     'train/dropped_all_wrong': collector.stats.droppedAllWrong,
+    // Groups with no signal, with or without dynamic sampling (what it filters out).
+    'train/all_equal_rate': collector.allEqualRate,
+    'train/all_correct_rate': collector.stats.generatedGroups > 0 ? collector.stats.allCorrect / collector.stats.generatedGroups : 0,
+    'train/informative_groups': batch.filter(isInformative).length,
     'train/batch_short': batch.length < config.trainBatch ? 1 : 0,
     'response_length/mean': mean(rollouts.map((r) => r.response.length)),
     'response_length/max': rollouts.reduce((m, r) => Math.max(m, r.response.length), 0),
@@ -179,17 +185,18 @@ async function prepareStart(
   if (!run.builtinTask) return config.model;
   // A random built-in model learns the answer format first; the warm-up's optimizer state is
   // dropped, so RL starts with a fresh AdamW.
-  const { loss, stopped } = await warmup(run.policy, run.tokenizer, run.builtinTask, {
-    ...WARMUP_DEFAULTS,
-    seed: config.seed + 7,
-    shouldStop: () => stop.requested,
-  });
-  if (stopped) return undefined;
+  const options = { ...WARMUP_DEFAULTS, steps: run.builtinTask.warmupSteps ?? WARMUP_DEFAULTS.steps, seed: config.seed + 7 };
   const warmDir = join(outDir, 'warmup-model');
-  await run.policy.save(warmDir, { optimizer: false });
+  const cacheEntry = config.warmupCache ? join(config.warmupCache, warmupCacheKey(config.dataset, config.model, config.seed, options)) : undefined;
+  const warm = await warmupTo(warmDir, run.policy, run.tokenizer, run.builtinTask, { ...options, shouldStop: () => stop.requested }, cacheEntry);
+  if (warm.stopped) return undefined;
   run.policy.dispose();
   run.policy = await Policy.load(warmDir, { loadOptimizer: false, ...policyOptions(config) });
-  log(`dapo: supervised warm-up done (${WARMUP_DEFAULTS.steps} steps, nll ${loss.toFixed(3)}), saved to ${warmDir}`);
+  log(
+    warm.reused
+      ? `dapo: warm-up model reused from ${cacheEntry}, copied to ${warmDir}`
+      : `dapo: supervised warm-up done (${options.steps} steps, nll ${warm.loss!.toFixed(3)}), saved to ${warmDir}`,
+  );
   return warmDir;
 }
 
@@ -218,12 +225,15 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
 }
 
-async function trainRun(config: TrainConfig, options: TrainOptions, log: (line: string) => void, stop: StopSignals): Promise<TrainSummary> {
+async function trainRun(given: TrainConfig, options: TrainOptions, log: (line: string) => void, stop: StopSignals): Promise<TrainSummary> {
+  const config = withAbsolutePaths(given);
   const outDir = chooseRunFolder({ out: config.out, resume: options.resume, overwrite: options.overwrite ?? false, defaultOut: defaultOutDir });
   const resumeFrom = options.resume !== undefined ? resumePoint(options.resume, outDir, log) : undefined;
   const state: TrainerState | undefined = resumeFrom ? readTrainerState(resumeFrom) : undefined;
   mkdirSync(outDir, { recursive: true });
   for (const stale of removeStaleTemporaries(outDir)) log(`dapo: removed ${stale}, left by a write that was killed`);
+  const setAside = state ? setAsideLaterProgress(outDir, state.step) : undefined;
+  if (setAside) log(`dapo: resuming at step ${state!.step}: what the run wrote after it (later checkpoints, final/) is moved to ${setAside}`);
   writeJsonAtomic(join(outDir, 'config.json'), { ...config, out: outDir });
 
   const run = await setupRun(config, resumeFrom ? join(resumeFrom, 'model') : undefined);

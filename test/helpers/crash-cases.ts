@@ -3,49 +3,20 @@
 // by default) and prints two JSON lines per case, { case, start: true } before it and
 // { case, ok, value } or { case, error: { name, code, message } } after, so that when a case
 // kills the process the parent test (test/robust-native.test.ts) can say which one did.
-import { pbkdf2 } from 'node:crypto';
-
 import { dapoLoss, dapoLossAsync } from '../../src/loss/index.js';
 import { builtinConfig, Policy } from '../../src/policy/index.js';
 import { native, type NativeLossArgs } from '../../src/native.js';
-import { Rng } from './random.js';
+import { asyncLossCases, collect, detachOnGet, transferAway, withInputsZeroed } from './ownership.js';
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc');
-
-/** Frees what nothing references any more, the backing stores of detached buffers included. */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 4; i++) {
-    gc!();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Detaches buf (as a postMessage transfer does) and drops the new owner, so GC can free it. */
-function transferAway(buf: ArrayBufferLike): void {
-  structuredClone(buf, { transfer: [buf as ArrayBuffer] });
-}
-
-/** Loss inputs over logits large enough (64 MiB) that the allocator unmaps them when freed. */
-function bigLogitsArgs(seed: number): NativeLossArgs {
-  const rng = new Rng(seed);
-  const n = 256, v = 65536;
-  const logits = new Float32Array(n * v);
-  for (let i = 0; i < logits.length; i += 97) logits[i] = rng.normal();
+/** Log-prob mode inputs over 64 MiB arrays, which the allocator unmaps when they are freed. */
+function logprobArgs64MiB(): Record<string, unknown> {
+  const n = 1 << 24;
   return {
-    logits,
-    vocabSize: v,
-    tokens: Int32Array.from({ length: n }, () => rng.int(v)),
-    oldLogprobs: Float32Array.from({ length: n }, () => -11 - rng.next()),
-    advantages: Float32Array.from({ length: n }, () => rng.normal()),
+    logprobs: new Float32Array(n).fill(-1),
+    oldLogprobs: new Float32Array(n).fill(-1),
+    advantages: new Float32Array(n).fill(1),
     mask: new Uint8Array(n).fill(1),
   };
-}
-
-/** Keeps each of libuv's worker threads busy for a while (pbkdf2), so async work queued now waits. */
-function occupyThreadPool(): Promise<unknown> {
-  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-  return Promise.all(Array.from({ length: threads }, () => new Promise((done) => pbkdf2('dapo', 'salt', 200_000, 32, 'sha256', done))));
 }
 
 function tinyConfig() {
@@ -114,55 +85,23 @@ const CASES: Record<string, () => Promise<unknown>> = {
     const [[r]] = await policy.generate([new Int32Array(2049).fill(1)], { maxNewTokens: Number.MAX_SAFE_INTEGER, temperature: 0, stop: [] });
     return { tokens: r.tokens.length };
   },
-  // The worker read logits whose buffer was transferred away and freed.
-  async 'async-logits-transfer'() {
-    const args = bigLogitsArgs(1);
-    const expected = dapoLoss(args);
-    const pending = dapoLossAsync(args);
-    transferAway(args.logits!.buffer);
-    await collect();
-    const got = await pending;
-    return { same: got.loss === expected.loss && got.grad.every((g, i) => g === expected.grad[i]), detached: args.logits!.length === 0 };
-  },
-  // The worker wrote into a gradOut whose buffer was transferred away and freed.
-  async 'async-gradout-transfer'() {
-    const args = bigLogitsArgs(2);
-    const gradOut = new Float32Array(args.logits!.length);
-    const pending = dapoLossAsync({ ...args, gradOut });
-    const settled = pending.then(() => undefined, (e: unknown) => e);  // handled before it rejects
-    transferAway(gradOut.buffer);
-    await collect();
-    const error = await settled;
-    if (error) throw error;
-    return 'resolved';
-  },
-  // gradOut kept: the gradient lands in it, as in the synchronous call.
-  async 'async-gradout-kept'() {
-    const args = bigLogitsArgs(3);
-    const expected = dapoLoss(args);
-    const gradOut = new Float32Array(args.logits!.length);
-    const got = await dapoLossAsync({ ...args, gradOut });
-    return { same: got.grad === gradOut && gradOut.every((g, i) => g === expected.grad[i]) };
-  },
+  // The worker read logits whose buffer was transferred away and freed, or wrote into a gradOut
+  // whose buffer was.
+  ...asyncLossCases(dapoLossAsync, dapoLoss),
   // A getter on the options detached an array read before it; the call then read freed memory.
   // (The addon directly: dapoLoss's own option spread would run the getter before the call.)
   async 'sync-getter-detach'() {
-    const n = 1 << 24;
-    const args: Record<string, unknown> = {
-      logprobs: new Float32Array(n).fill(-1),
-      oldLogprobs: new Float32Array(n).fill(-1),
-      advantages: new Float32Array(n).fill(1),
-    };
-    const mask = new Uint8Array(n).fill(1);
-    Object.defineProperty(args, 'mask', {
-      enumerable: true,
-      get() {
-        transferAway((args.oldLogprobs as Float32Array).buffer);
-        gc!();
-        return mask;
-      },
-    });
+    const args = logprobArgs64MiB();
+    const mask = args.mask;
+    delete args.mask;
+    detachOnGet(args, 'mask', (args.oldLogprobs as Float32Array).buffer, mask);
     return native.dapoLoss(args as unknown as NativeLossArgs);
+  },
+  // The same in an async call, whose copy of oldLogprobs was then made from the freed memory.
+  async 'async-getter-detach'() {
+    const args = logprobArgs64MiB();
+    detachOnGet(args, 'clipLow', (args.oldLogprobs as Float32Array).buffer, 0.2);
+    return native.dapoLossAsync(args as unknown as NativeLossArgs);
   },
   // N * vocabSize wrapped to 0 (4096 x 2^52 = 2^64), which an empty logits array matched.
   async 'vocab-times-n-overflow'() {
@@ -199,16 +138,6 @@ const CASES: Record<string, () => Promise<unknown>> = {
     const e = new native.PolicyEngine(tinyConfig());
     try {
       e.initRandom(11, 0.02);
-      // Starts the call with libuv's pool busy, so its worker runs only after `arrays` were
-      // transferred and their memory zeroed.
-      const withInputsZeroed = async <T>(start: () => Promise<T>, arrays: ArrayBufferView[]): Promise<T> => {
-        const busy = occupyThreadPool();
-        const call = start();
-        call.catch(() => undefined); // handled here too: it may settle while the pool is busy
-        for (const a of arrays) new Uint8Array(structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] })).fill(0);
-        await busy;
-        return call;
-      };
       const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i]));
       const ids = (n: number) => Int32Array.from({ length: n }, (_, k) => 1 + ((k * 5) % 30));
 
