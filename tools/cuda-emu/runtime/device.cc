@@ -14,7 +14,7 @@ namespace emu {
 namespace {
 
 std::map<const void*, KernelInfo>& registry() {
-  static std::map<const void*, KernelInfo> r;
+  static auto& r = *new std::map<const void*, KernelInfo>;  // never destroyed: see errors.cc
   return r;
 }
 

@@ -17,7 +17,9 @@ std::atomic<int> g_sticky{cudaSuccess};
 }  // namespace
 
 std::recursive_mutex& device_mutex() {
-  static std::recursive_mutex m;
+  // Never destroyed, as every registry of the runtime: finalizers (a DeviceTensor collected while
+  // Node exits) may still call into the runtime after static destructors have run.
+  static auto& m = *new std::recursive_mutex;
   return m;
 }
 

@@ -17,7 +17,7 @@ struct Allocation {
 };
 
 std::map<uintptr_t, Allocation>& allocations() {
-  static std::map<uintptr_t, Allocation> a;
+  static auto& a = *new std::map<uintptr_t, Allocation>;  // never destroyed: see errors.cc
   return a;
 }
 size_t g_device_bytes = 0;

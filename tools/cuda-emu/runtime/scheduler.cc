@@ -69,7 +69,7 @@ size_t stack_bytes() {
   return bytes;
 }
 
-std::vector<Fiber*> g_free_fibers;
+std::vector<Fiber*>& g_free_fibers = *new std::vector<Fiber*>;  // never destroyed: see errors.cc
 
 Fiber* acquire_fiber() {
   if (!g_free_fibers.empty()) {
@@ -158,7 +158,7 @@ void start_fiber(Thread* t) {
 
 // ---- shared memory windows: one per block of a cluster, reused across launches ----
 
-std::vector<unsigned char*> g_windows;
+std::vector<unsigned char*>& g_windows = *new std::vector<unsigned char*>;
 
 unsigned char* window_for(unsigned rank) {
   while (g_windows.size() <= rank) {

@@ -43,8 +43,8 @@ struct EmuGraphExec {
 namespace emu {
 namespace {
 
-EmuStream g_legacy;  // stream 0
-std::vector<std::weak_ptr<EmuCapture>> g_captures;
+EmuStream& g_legacy = *new EmuStream;  // stream 0; never destroyed: see errors.cc
+std::vector<std::weak_ptr<EmuCapture>>& g_captures = *new std::vector<std::weak_ptr<EmuCapture>>;
 
 EmuStream* resolve(cudaStream_t s) { return s ? s : &g_legacy; }
 

@@ -12,7 +12,7 @@ namespace emu {
 
 std::string source_line(const void* pc) {
   if (!pc) return "";
-  static std::map<const void*, std::string> known;
+  static auto& known = *new std::map<const void*, std::string>;
   if (auto it = known.find(pc); it != known.end()) return it->second;
   Dl_info info{};
   std::string text;
