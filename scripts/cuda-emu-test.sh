@@ -4,7 +4,7 @@
 # addon at it with DAPO_CUDA_MODULE, and runs the suites, which then run instead of skipping.
 # A pass here is an emulator pass, not a GPU pass: see the README for what it cannot prove.
 #
-# Usage: scripts/cuda-emu-test.sh [--asan] [node --test options and files...]   (default: every test/cuda suite)
+# Usage: scripts/cuda-emu-test.sh [--asan] [node --test options and files...]   (default: every test/cuda suite and test/cuda-bad-input.test.ts, whose value checks need a device)
 # Environment:
 #   DAPO_CUDA_OP_MAX_WORK  op-table rows with more work are skipped with the reason (default 2e6;
 #                          the largest rows take hours on the emulator; the attention rows are cheap:
@@ -43,5 +43,5 @@ if (!info.emulator) {
 }
 console.log('CUDA suites on ' + info.emulator + ' (op rows up to work ' + process.env.DAPO_CUDA_OP_MAX_WORK + ')');
 "
-if [ $# -eq 0 ]; then set -- test/cuda/*.test.ts; fi
+if [ $# -eq 0 ]; then set -- test/cuda/*.test.ts test/cuda-bad-input.test.ts; fi
 exec node --import tsx --test --test-concurrency=1 "$@"
