@@ -20,6 +20,12 @@ if [ "${1:-}" = "--asan" ]; then
   shift
 fi
 if [ "$variant" = asan ]; then sh "$root/scripts/cuda-emu-build.sh" --asan; else sh "$root/scripts/cuda-emu-build.sh"; fi
+if [ "$variant" = asan ]; then
+  # A report becomes the launch's error (halt_on_error=0); Node is not instrumented, so the
+  # sanitizer's runtime is preloaded for it.
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=0}
+  export ASAN_OPTIONS
+fi
 # The emulator's own test first: if it does not catch the defects it claims to, nothing below means much.
 "$root/build/cuda-emu/$variant/cuda-emu-selftest"
 DAPO_CUDA_MODULE="$root/build/cuda-emu/$variant/libdapo_cuda.so"
@@ -27,10 +33,8 @@ DAPO_CUDA_OP_MAX_WORK=${DAPO_CUDA_OP_MAX_WORK:-2000000}
 export DAPO_CUDA_MODULE DAPO_CUDA_OP_MAX_WORK
 cd "$root"
 if [ "$variant" = asan ]; then
-  # Node itself is not instrumented: the sanitizer runtime must be loaded first.
   LD_PRELOAD=$(gcc -print-file-name=libasan.so)
-  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=0}
-  export LD_PRELOAD ASAN_OPTIONS
+  export LD_PRELOAD
 fi
 # Refuse to run the suites against something other than the emulator: they would all skip.
 node --import tsx -e "

@@ -140,7 +140,11 @@ struct Block {
   unsigned char* window = nullptr;
   size_t dynamic_bytes = 0, static_top = 0;
   size_t static_bytes = 0;  // the static variables as nvcc lays them out (each at its alignment), no redzones
-  std::vector<std::pair<const void*, size_t>> statics;  // key -> offset
+  struct Static {
+    const void* key;
+    size_t offset, bytes;
+  };
+  std::vector<Static> statics;  // the static __shared__ variables, by key
   std::map<unsigned, MBarrier> mbarriers;               // by shared address
   bool exited = false;
 };

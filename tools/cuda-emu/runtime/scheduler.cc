@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <xmmintrin.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -92,7 +93,12 @@ Fiber* acquire_fiber() {
 
 void release_fiber(Fiber* f) {
 #if EMU_ASAN
-  if (f->dirty) ASAN_UNPOISON_MEMORY_REGION(f->base, f->size);
+  // A fiber never returns from its frames (it switches away for good), so their redzones stay
+  // poisoned: clear them, or the next thread on this stack trips on them. An abandoned fiber may
+  // have stopped anywhere: clear all of it.
+  char* top = f->base + f->size;
+  char* from = f->dirty || !f->sp ? f->base : std::max(f->base, static_cast<char*>(f->sp) - 256);
+  ASAN_UNPOISON_MEMORY_REGION(from, static_cast<size_t>(top - from));
 #endif
   f->dirty = false;
   f->fake_stack = nullptr;
@@ -192,7 +198,7 @@ void close_range(unsigned char* p, size_t bytes) {
 void block_exited(Block& b) {
   b.exited = true;
   close_range(b.window, b.dynamic_bytes);
-  if (b.static_top > kStaticArenaOffset) close_range(b.window + kStaticArenaOffset, b.static_top - kStaticArenaOffset);
+  for (const Block::Static& v : b.statics) close_range(b.window + v.offset, v.bytes);  // not the redzones between them
 }
 
 // ---- launch setup ----
@@ -753,8 +759,8 @@ void* dynamic_shared() {
 void* shared_var(const void* key, size_t bytes, size_t align) {
   Thread& t = current();
   Block& b = *t.block;
-  for (auto& [k, offset] : b.statics)
-    if (k == key) return b.window + offset;
+  for (const Block::Static& v : b.statics)
+    if (v.key == key) return b.window + v.offset;
   if (align == 0 || (align & (align - 1))) align = 16;
   // At the worst alignment its type allows (a float array at 4 mod 16), so code that assumes
   // more (a float4 view of a float[]) is caught on the emulator, not by luck on a GPU.
@@ -763,7 +769,7 @@ void* shared_var(const void* key, size_t bytes, size_t align) {
   if (offset + bytes + kRedzone > kWindowAlloc)
     fault(cudaErrorInvalidValue, "static __shared__ variables exceed 48 KiB (nvcc refuses this)");
   b.static_top = offset + bytes;
-  b.statics.emplace_back(key, offset);
+  b.statics.push_back(Block::Static{key, offset, bytes});
   // The limits count what the kernel would use on a GPU, not the emulator's redzones and padding.
   b.static_bytes = (b.static_bytes + align - 1) / align * align + bytes;
   if (g_run->info && b.static_bytes > g_run->info->static_smem_seen) g_run->info->static_smem_seen = b.static_bytes;

@@ -75,6 +75,9 @@ __global__ void big_shared(float* out) {
   out[threadIdx.x] = smem[threadIdx.x];
 }
 
+// One element past the end of its buffer (found in the AddressSanitizer build only).
+__global__ void past_the_end(float* p, int n) { p[n] = 1.0f; }
+
 // ---- the harness ------------------------------------------------------------------------
 
 int g_failures = 0;
@@ -152,6 +155,11 @@ void defects() {
   cudaFuncSetAttribute(big_shared, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 << 10);
   big_shared<<<1, 32, 64 << 10>>>(buffer());
   expect(finish() == cudaSuccess, "with the opt-in it runs");
+
+#if defined(__SANITIZE_ADDRESS__)
+  past_the_end<<<1, 1>>>(buffer(), 4096);
+  expect(finish() == cudaErrorIllegalAddress, "a write past the end of an allocation is cudaErrorIllegalAddress (ASan build)");
+#endif
 }
 
 }  // namespace
