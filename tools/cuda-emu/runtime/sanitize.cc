@@ -54,7 +54,8 @@ void asan_report(const char* report) {
   if (summary != std::string::npos) first = first.substr(summary + 9);
   const size_t nl = first.find('\n');
   if (nl != std::string::npos) first = first.substr(0, nl);
-  emu::note_async_fault(cudaErrorIllegalAddress, "AddressSanitizer: " + first);
+  if (first.rfind("AddressSanitizer: ", 0) != 0) first = "AddressSanitizer: " + first;
+  emu::note_async_fault(cudaErrorIllegalAddress, first);
 }
 
 __attribute__((constructor)) void install_asan_callback() { __asan_set_error_report_callback(asan_report); }
