@@ -18,6 +18,7 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   if (!status.reason.empty()) out.Set("reason", status.reason);
   out.Set("engine", cuda_engine_api() != nullptr);
   if (status.loaded && !status.engine) out.Set("engineReason", status.engine_reason);
+  if (!status.emulator.empty()) out.Set("emulator", status.emulator);
   if (const CudaModule* module = cuda_module()) {
     Napi::Array names = Napi::Array::New(env, module->devices);
     for (int d = 0; d < module->devices; ++d) {

@@ -3,6 +3,8 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include <mutex>
 
 namespace dapo::bind {
@@ -50,11 +52,15 @@ void open_module() {
 #ifdef DAPO_CUDA_BUILT
   g_status.built = true;
 #endif
-  g_status.path = directory_of_this_addon() + "/libdapo_cuda.so";
+  // DAPO_CUDA_MODULE: another build of the module, e.g. the CPU emulator's (scripts/cuda-emu-build.sh).
+  const char* chosen = std::getenv("DAPO_CUDA_MODULE");
+  const bool overridden = chosen && *chosen;
+  g_status.path = overridden ? chosen : directory_of_this_addon() + "/libdapo_cuda.so";
   struct stat st;
   if (stat(g_status.path.c_str(), &st) != 0) {
-    g_status.reason = g_status.built ? "the CUDA module is missing at " + g_status.path
-                                     : "this build has no CUDA module (no CUDA compiler was found when it was built)";
+    g_status.reason = overridden    ? "DAPO_CUDA_MODULE names " + g_status.path + ", which does not exist"
+                      : g_status.built ? "the CUDA module is missing at " + g_status.path
+                                       : "this build has no CUDA module (no CUDA compiler was found when it was built)";
     return;
   }
   void* handle = dlopen(g_status.path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -86,6 +92,9 @@ void open_module() {
     return;
   g_status.loaded = true;
   g_status.engine = resolve_engine(handle, g_status.engine_reason);
+  // Only the emulator's runtime defines this: it says what the module runs on.
+  if (auto emulator = reinterpret_cast<const char* (*)(void)>(dlsym(handle, "dapo_cuda_emulator")))
+    g_status.emulator = emulator();
   char message[512] = {0};
   int count = 0;
   if (g_module.device_count(&count, message, sizeof message) != 0) {

@@ -1,5 +1,6 @@
-// Opens libdapo_cuda.so (next to the addon) on first use and resolves its C ABI. When it
-// cannot (not built, no driver, no device, wrong API version) the reason is kept and reported.
+// Opens libdapo_cuda.so (next to the addon, or the file DAPO_CUDA_MODULE names: the CPU emulator's
+// build, tools/cuda-emu) on first use and resolves its C ABI. When it cannot (not built, no
+// driver, no device, wrong API version) the reason is kept and reported.
 #pragma once
 #include <string>
 
@@ -50,7 +51,8 @@ struct CudaStatus {
   bool loaded = false;  // the module opened and answered its API version
   int devices = 0;
   std::string reason;   // why CUDA is not usable, when it is not
-  std::string path;     // where the module was looked for
+  std::string path;     // where the module was looked for (DAPO_CUDA_MODULE, else beside the addon)
+  std::string emulator;  // what the module says it is when it is the CPU emulator (tools/cuda-emu)
   bool engine = false;        // the policy engine's entry points resolved too
   std::string engine_reason;  // why they did not, when the module loaded
 };

@@ -83,6 +83,8 @@ export interface CudaInfo {
   engine: boolean;
   /** Why the loaded module has no policy engine. */
   engineReason?: string;
+  /** Set when the module is the CPU emulator of CUDA (DAPO_CUDA_MODULE, tools/cuda-emu): what it is. */
+  emulator?: string;
 }
 
 /** Everything the addon exports, typed. Engine bindings add their members here. */

@@ -17,11 +17,16 @@ const seed = testSeed();
 console.log(`cuda KL tests: DAPO_TEST_SEED=${seed}`);
 const skip = skipReason;
 
-/** Reference log-probs near the current ones, so the penalty and its gradient are both live. */
+/**
+ * Reference log-probs near the current ones, so the penalty and its gradient are both live. The
+ * first token is kept unmasked: with N=1 the random mask drops the only token one time in five,
+ * and a batch with nothing unmasked has no penalty to compare.
+ */
 function withReference(rng: Rng, args: NativeLossArgs): NativeLossArgs {
   const current = dapoLoss({ ...args, klCoef: 0 }).logprobs;
   const refLogprobs = Float32Array.from(current, (lp) => lp + rng.uniform(-0.8, 0.8));
-  return { ...args, refLogprobs, klCoef: rng.uniform(0.05, 0.6) };
+  const mask = args.mask && Uint8Array.from(args.mask, (m, i) => (i === 0 ? 1 : m));
+  return { ...args, mask, refLogprobs, klCoef: rng.uniform(0.05, 0.6) };
 }
 
 function relative(got: number, want: number): number {
