@@ -10,6 +10,7 @@ import { wrapRewardFunction, RewardError } from '../src/reward/index.js';
 import { CheckpointError, pruneCheckpoints, readTrainerState } from '../src/train/checkpoint.js';
 import { resolveConfig, BUILTIN_DATASET } from '../src/train/config.js';
 import { chooseRunFolder, removeStaleTemporaries, resumeCommand, RunFolderError, RUN_FILES } from '../src/train/run-folder.js';
+import { setAsideLaterProgress } from '../src/train/set-aside.js';
 import { setupRun } from '../src/train/setup.js';
 
 const work = mkdtempSync(join(tmpdir(), 'dapo-run-folder-'));
@@ -69,6 +70,29 @@ describe('the folder a run writes into', () => {
     mkdirSync(loose, { recursive: true });
     writeFileSync(join(loose, 'trainer-state.json'), '{}');
     assert.throws(() => chooseRunFolder({ out: undefined, resume: loose, overwrite: false, defaultOut }), (e: RunFolderError) => e.code === 'E_RUN_FOLDER' && /give --out/.test(e.message));
+  });
+});
+
+describe('a resume from an earlier checkpoint', () => {
+  test('moves the later checkpoints and final/ aside; nothing after the step, nothing moved', () => {
+    const dir = runFolder();
+    const moved = setAsideLaterProgress(dir, 1, new Date('2026-11-27T10:00:00Z'));
+    assert.equal(moved, join(dir, 'abandoned', 'after-step-1-2026-11-27T10-00-00-000Z'));
+    assert.deepEqual(readdirSync(join(dir, 'checkpoints')), ['step-1']);
+    assert.deepEqual(readdirSync(join(moved!, 'checkpoints')).sort(), ['step-2', 'step-3']);
+    assert.ok(existsSync(join(moved!, 'final')) && !existsSync(join(dir, 'final')));
+    assert.ok(existsSync(join(moved!, 'metrics.jsonl')) && existsSync(join(moved!, 'config.json')));
+    assert.ok(existsSync(join(dir, 'metrics.jsonl')), 'copied, not moved: the resume truncates its own');
+
+    // A finished run continued from its last checkpoint: final/ was saved at that step and stays.
+    const finished = runFolder();
+    writeFileSync(join(finished, 'metrics.jsonl'), '{"step":1}\n{"step":2}\n{"step":3}\n');
+    assert.equal(setAsideLaterProgress(finished, 3), undefined);
+    assert.ok(existsSync(join(finished, 'final')));
+    // ... unless it had trained past the checkpoint (saved every 3 steps, finished at 4).
+    writeFileSync(join(finished, 'metrics.jsonl'), '{"step":3}\n{"step":4}\n');
+    const past = setAsideLaterProgress(finished, 3);
+    assert.ok(past && existsSync(join(past, 'final')) && !existsSync(join(finished, 'final')));
   });
 });
 
