@@ -1,5 +1,5 @@
-// Private to attention*.cu: device helpers shared by the attention kernels (conversions, warp
-// reductions, the opt-in for more than 48 KiB of dynamic shared memory).
+// Private to attention*.cu: device helpers shared by the attention kernels (warp reductions, the
+// opt-in for more than 48 KiB of dynamic shared memory; the conversions come from vector_io.cuh).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -8,26 +8,14 @@
 #include <cstdint>
 
 #include "cuda/model/attention_kernels.cuh"
+// to_float / from_float: the element conversions every model op uses.
+#include "cuda/model/vector_io.cuh"
 
 namespace dapo::cuda::model::attn {
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr unsigned kFullMask = 0xffffffffu;
-
-__device__ __forceinline__ float to_float(float x) { return x; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
-
-template <typename T>
-__device__ __forceinline__ T from_float(float x);
-template <>
-__device__ __forceinline__ float from_float<float>(float x) {
-  return x;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
-  return __float2bfloat16_rn(x);
-}
 
 __device__ __forceinline__ float warp_max(float x) {
   for (int offset = 16; offset > 0; offset /= 2) x = fmaxf(x, __shfl_xor_sync(kFullMask, x, offset));
