@@ -25,8 +25,11 @@ export class RunFolderError extends Error {
   }
 }
 
+/** Where a resume from an earlier checkpoint moves what the run wrote after it (set-aside.ts). */
+export const SET_ASIDE_FOLDER = 'abandoned';
+
 /** What a run writes into its folder: the files --overwrite removes. */
-export const RUN_FILES = ['config.json', 'metrics.jsonl', 'training_metrics.png', 'checkpoints', 'final', 'warmup-model', 'abandoned'] as const;
+export const RUN_FILES = ['config.json', 'metrics.jsonl', 'training_metrics.png', 'checkpoints', 'final', 'warmup-model', SET_ASIDE_FOLDER] as const;
 
 /** True when dir holds (part of) a run. */
 export function holdsRun(dir: string): boolean {
@@ -41,14 +44,21 @@ export function runFolderOf(resumePath: string): string | undefined {
   return basename(parent) === 'checkpoints' ? dirname(parent) : undefined;
 }
 
-/** True when the run in dir has trained at least one step or finished (a row past step 0, or final/). */
-export function runHasProgress(dir: string): boolean {
-  if (existsSync(join(dir, 'final'))) return true;
+/** True when the run in dir has logged a metrics row past `step` (it trained beyond it). */
+export function trainedPast(dir: string, step: number): boolean {
   const metrics = join(dir, 'metrics.jsonl');
   if (!existsSync(metrics)) return false;
   return readFileSync(metrics, 'utf8')
     .split('\n')
-    .some((line) => /"step":\s*[1-9]/.test(line));
+    .some((line) => {
+      const m = /"step":\s*(\d+)/.exec(line);
+      return m !== null && Number(m[1]) > step;
+    });
+}
+
+/** True when the run in dir has trained at least one step or finished (a row past step 0, or final/). */
+export function runHasProgress(dir: string): boolean {
+  return existsSync(join(dir, 'final')) || trainedPast(dir, 0);
 }
 
 export interface RunFolderRequest {

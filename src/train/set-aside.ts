@@ -3,25 +3,11 @@
 // aside, not deleted (nothing a user saved is lost) and not left in place: a later checkpoint
 // of the old branch would otherwise be what the next `--resume DIR` picks up (the newest step),
 // mixing the two branches, and --save-limit would prune the new branch's checkpoints first.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { checkpointSteps } from './checkpoint.js';
-
-/** The folder under a run that holds the set-aside branches: one subfolder per resume. */
-export const SET_ASIDE_FOLDER = 'abandoned';
-
-/** True when metrics.jsonl holds a row past `step`: the run trained beyond it. */
-function trainedPast(dir: string, step: number): boolean {
-  const file = join(dir, 'metrics.jsonl');
-  if (!existsSync(file)) return false;
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .some((line) => {
-      const m = /"step":\s*(\d+)/.exec(line);
-      return m !== null && Number(m[1]) > step;
-    });
-}
+import { SET_ASIDE_FOLDER, trainedPast } from './run-folder.js';
 
 /**
  * Moves the checkpoints after `step` and final/ of the run in dir into
