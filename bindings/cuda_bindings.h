@@ -111,7 +111,20 @@ void parse_common(Napi::Env env, Napi::Object args, bool need_tokens, CommonCall
 dapo_cuda_loss_common to_abi(const CommonCall& call);
 // The clip, aggregation and KL fields of the ABI from checked options.
 void options_to_abi(const LossOptions& options, dapo_cuda_loss_common& abi);
-LossStats loss_stats_of(const dapo_cuda_loss_stats& s);
+// The loss statistics of an ABI stats struct: dapo_cuda_loss_stats (the loss calls) or
+// dapo_cuda_accumulate_stats (the engine's accumulate), which share these fields.
+template <typename AbiStats>
+LossStats loss_stats_of(const AbiStats& s) {
+  LossStats stats;
+  stats.loss = s.loss;
+  stats.clip_frac_low = s.clip_frac_low;
+  stats.clip_frac_high = s.clip_frac_high;
+  stats.clip_frac_dual = s.clip_frac_dual;
+  stats.approx_kl = s.approx_kl;
+  stats.kl_ref = s.kl_ref;
+  stats.tokens = static_cast<size_t>(s.tokens);
+  return stats;
+}
 Napi::Object stats_object(Napi::Env env, const dapo_cuda_loss_stats& s);
 
 // One CUDA loss entry point run off the main thread. `run` calls the module on a worker thread

@@ -171,18 +171,6 @@ dapo_cuda_loss_common to_abi(const CommonCall& call) {
   return c;
 }
 
-LossStats loss_stats_of(const dapo_cuda_loss_stats& s) {
-  LossStats stats;
-  stats.loss = s.loss;
-  stats.clip_frac_low = s.clip_frac_low;
-  stats.clip_frac_high = s.clip_frac_high;
-  stats.clip_frac_dual = s.clip_frac_dual;
-  stats.approx_kl = s.approx_kl;
-  stats.kl_ref = s.kl_ref;
-  stats.tokens = static_cast<size_t>(s.tokens);
-  return stats;
-}
-
 Napi::Object stats_object(Napi::Env env, const dapo_cuda_loss_stats& s) { return loss_stats_object(env, loss_stats_of(s)); }
 
 namespace {

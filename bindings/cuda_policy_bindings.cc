@@ -79,18 +79,6 @@ dapo_cuda_accumulate_args to_abi(const PackedBatch& batch, const AccumulateCall&
   return a;
 }
 
-LossStats from_abi(const dapo_cuda_accumulate_stats& s) {
-  LossStats out;
-  out.loss = s.loss;
-  out.clip_frac_low = s.clip_frac_low;
-  out.clip_frac_high = s.clip_frac_high;
-  out.clip_frac_dual = s.clip_frac_dual;
-  out.approx_kl = s.approx_kl;
-  out.kl_ref = s.kl_ref;
-  out.tokens = static_cast<size_t>(s.tokens);
-  return out;
-}
-
 dapo_cuda_generate_args to_abi(const GenerateArgs& g) {
   dapo_cuda_generate_args a{};
   a.prompt_tokens = g.prompt_tokens;
@@ -443,7 +431,7 @@ class CudaPolicyEngine : public Napi::ObjectWrap<CudaPolicyEngine> {
             const dapo_cuda_accumulate_args a = to_abi(args->batch, *call);
             return api_->accumulate(e, &a, stats.get(), m, ms);
           },
-          [call, stats](Napi::Env env) { return accumulate_result(env, *call, from_abi(*stats)); });
+          [call, stats](Napi::Env env) { return accumulate_result(env, *call, loss_stats_of(*stats)); });
     });
   }
 
